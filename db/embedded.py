@@ -1,0 +1,70 @@
+"""The embedded PostgreSQL server (pgserver) used when no DATABASE_URL is set.
+
+The server's data lives under `.leadpipe/pg/`; it is started on first use and
+left running so that later commands reuse it; `leadpipe db stop` stops it.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+from leadpipe import settings
+
+
+def data_dir() -> Path:
+    """The embedded cluster's data directory."""
+    return settings.home() / "pg"
+
+
+def _quiet_runtime_dir() -> None:
+    """pgserver keeps a lock in the user runtime dir; give it a private one."""
+    if "XDG_RUNTIME_DIR" not in os.environ:
+        runtime = Path(tempfile.gettempdir()) / f"leadpipe-runtime-{os.getuid()}"
+        runtime.mkdir(mode=0o700, exist_ok=True)
+        os.environ["XDG_RUNTIME_DIR"] = str(runtime)
+
+
+DATABASE = "leadpipe"
+
+
+def start() -> str:
+    """Start (or reuse) the embedded server and return the URI of its `leadpipe` database."""
+    _quiet_runtime_dir()
+    import pgserver
+    import psycopg
+
+    pgdata = data_dir()
+    pgdata.parent.mkdir(parents=True, exist_ok=True)
+    server = pgserver.get_server(pgdata, cleanup_mode=None)
+    with psycopg.connect(server.get_uri(), autocommit=True) as conn:
+        found = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (DATABASE,))
+        if found.fetchone() is None:
+            conn.execute(f'CREATE DATABASE "{DATABASE}"')
+    return server.get_uri(DATABASE)
+
+
+def is_running() -> bool:
+    """Whether a postmaster is alive for the embedded data directory."""
+    pid_file = data_dir() / "postmaster.pid"
+    if not pid_file.exists():
+        return False
+    try:
+        pid = int(pid_file.read_text().split()[0])
+        os.kill(pid, 0)
+    except (ValueError, IndexError, ProcessLookupError, PermissionError):
+        return False
+    return True
+
+
+def stop() -> bool:
+    """Stop the embedded server; returns False when it was not running."""
+    if not is_running():
+        return False
+    from pgserver._commands import pg_ctl
+
+    # pgserver runs the cluster as the unprivileged `pgserver` user under root.
+    user = "pgserver" if os.geteuid() == 0 else None
+    pg_ctl(["-m", "fast", "-w", "stop"], pgdata=data_dir(), user=user, timeout=60)
+    return True

@@ -1,0 +1,1 @@
+"""leadpipe: partner ingestion, legacy migration, golden-record dedup and compliance."""

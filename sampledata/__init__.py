@@ -1,0 +1,1 @@
+"""Generated sample data with ground truth: partner days and legacy person sources."""

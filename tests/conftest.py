@@ -1,0 +1,95 @@
+"""Shared fixtures: a real PostgreSQL for every database test.
+
+The server is `DATABASE_URL` when set (the role must be allowed to create
+databases), else the embedded pgserver under `.leadpipe/pg/`. Each test that
+asks for `db_url` gets its own fresh database cloned from a migrated template,
+so tests never see each other's rows.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+from db import connection, migrate
+
+ROOT = Path(__file__).resolve().parent.parent
+TEMPLATE = f"lp_template_{os.getpid()}"
+
+
+def _url_for(server_url: str, dbname: str) -> str:
+    params = conninfo_to_dict(server_url)
+    params["dbname"] = dbname
+    return make_conninfo(**params)
+
+
+def _create(server_url: str, name: str, template: str | None = None) -> str:
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        clause = f' TEMPLATE "{template}"' if template else ""
+        conn.execute(f'CREATE DATABASE "{name}"{clause}')
+    return _url_for(server_url, name)
+
+
+def _drop(server_url: str, name: str) -> None:
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> str:
+    """A URI on the test server's maintenance database."""
+    return _url_for(connection.database_url(), "postgres")
+
+
+@pytest.fixture(scope="session")
+def migrated_template(pg_server: str) -> Iterator[str]:
+    """A database with every migration applied, cloned by `db_url`."""
+    _drop(pg_server, TEMPLATE)
+    url = _create(pg_server, TEMPLATE)
+    migrate.upgrade(url)
+    yield TEMPLATE
+    _drop(pg_server, TEMPLATE)
+
+
+@pytest.fixture
+def empty_db(pg_server: str) -> Iterator[str]:
+    """A fresh, empty database."""
+    name = f"lp_test_{uuid.uuid4().hex[:12]}"
+    yield _create(pg_server, name)
+    _drop(pg_server, name)
+
+
+@pytest.fixture
+def db_url(pg_server: str, migrated_template: str) -> Iterator[str]:
+    """A fresh database with the whole schema."""
+    name = f"lp_test_{uuid.uuid4().hex[:12]}"
+    yield _create(pg_server, name, template=migrated_template)
+    _drop(pg_server, name)
+
+
+CliRun = Callable[..., subprocess.CompletedProcess[str]]
+
+
+@pytest.fixture
+def cli() -> CliRun:
+    """Run the real `leadpipe` command in a subprocess, as an operator would."""
+
+    def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "leadpipe", *args],
+            cwd=ROOT,
+            env={**os.environ, **(env or {})},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+
+    return run
