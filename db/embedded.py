@@ -62,6 +62,7 @@ def stop() -> bool:
     """Stop the embedded server; returns False when it was not running."""
     if not is_running():
         return False
+    _quiet_runtime_dir()
     from pgserver._commands import pg_ctl
 
     # pgserver runs the cluster as the unprivileged `pgserver` user under root.

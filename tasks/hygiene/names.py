@@ -1,0 +1,106 @@
+"""Personal names parsed into prefix, first, middle, last and suffix with nameparser.
+
+Handles "LAST, FIRST M", "First Middle Last", titles, suffixes (JR, III are
+kept) and ALL CAPS (nameparser's capitalization: McDonald, O'Brien). Plain
+two- or three-token names of letters only take a vectorized path that gives
+exactly what nameparser would (the tests compare them); the rest go through
+nameparser once per distinct value.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+
+import pyarrow as pa
+import pyarrow.compute as pc
+from nameparser import HumanName
+from nameparser.config import CONSTANTS
+
+from tasks.hygiene.distinct import as_array, map_distinct
+
+PARTS = ("prefix", "first", "middle", "last", "suffix")
+_RESULT = pa.struct([(p, pa.string()) for p in (*PARTS, "error")])
+
+_WORD = r"[A-Za-z]{2,}"
+_INITIAL = r"[A-Za-z]"
+# "First Last", "First M Last", "Last, First", "Last, First M".
+_FIRST_LAST = rf"^(?P<first>{_WORD}) +(?:(?P<middle>{_INITIAL}) +)?(?P<last>{_WORD})$"
+_LAST_FIRST = rf"^(?P<last>{_WORD}), *(?P<first>{_WORD})(?: +(?P<middle>{_INITIAL}))?$"
+
+
+@cache
+def _special_words() -> pa.Array:
+    """Lower-case words nameparser treats specially: the fast path must avoid them."""
+    words = set()
+    for group in (CONSTANTS.titles, CONSTANTS.suffix_acronyms, CONSTANTS.suffix_not_acronyms,
+                  CONSTANTS.prefixes, CONSTANTS.conjunctions):
+        words.update(w.lower().replace(".", "") for w in group)
+    return pa.array(sorted(words), pa.string())
+
+
+def parse_one(raw: str) -> dict[str, str | None]:
+    """The library path for one raw name."""
+    if not raw.strip():
+        return {**dict.fromkeys(PARTS), "error": "missing_name"}
+    name = HumanName(raw)
+    name.capitalize(force=True)
+    parts = {
+        "prefix": name.title, "first": name.first, "middle": name.middle,
+        "last": name.last, "suffix": name.suffix,
+    }
+    cleaned = {k: (v or None) for k, v in parts.items()}
+    error = None if cleaned["first"] or cleaned["last"] else "unparseable_name"
+    return {**cleaned, "error": error}
+
+
+def _plain(word: pa.Array) -> pa.Array:
+    """Whether a word capitalizes the same under nameparser as by first letter.
+
+    Words nameparser treats specially (titles, suffixes, conjunctions such as
+    "E" or "Y", last-name prefixes) and Mc/Mac names are left to nameparser.
+    """
+    special = pc.is_in(pc.utf8_lower(word), value_set=_special_words())
+    mac = pc.match_substring_regex(word, r"^ma?c\w{2,}", ignore_case=True)
+    return pc.fill_null(pc.invert(pc.or_(special, mac)), True)
+
+
+def _fast_path(text: pa.Array) -> tuple[pa.Array, dict[str, pa.Array]]:
+    """Rows that are plain "First [M] Last" or "Last, First [M]", and their parts."""
+    empty = pa.nulls(len(text), pa.string())
+    chosen = pa.array([False] * len(text))
+    parts = {key: empty for key in ("first", "middle", "last")}
+    for pattern in (_FIRST_LAST, _LAST_FIRST):
+        found = pc.extract_regex(text, pattern)
+        ok = pc.and_(pc.fill_null(pc.is_valid(found), False), pc.invert(chosen))
+        fields = {key: pc.struct_field(found, key) for key in parts}
+        for word in fields.values():
+            ok = pc.and_(ok, _plain(word))
+        ok = pc.fill_null(ok, False)
+        for key, value in fields.items():
+            value = pc.utf8_capitalize(value)
+            value = pc.if_else(pc.equal(value, ""), empty, value)
+            parts[key] = pc.if_else(ok, value, parts[key])
+        chosen = pc.or_(chosen, ok)
+    return chosen, parts
+
+
+def parse_names(raw: pa.Array | pa.ChunkedArray | list[str | None]) -> pa.Table:
+    """Parse full names.
+
+    Returns:
+        A table with `prefix`, `first`, `middle`, `last`, `suffix` (null when
+        absent) and `error` (`missing_name` when blank, `unparseable_name` when
+        nothing usable was found).
+    """
+    text = pc.utf8_trim_whitespace(as_array(raw))
+    text = pc.replace_substring_regex(text, r"\s+", " ")
+    fast, parts = _fast_path(text)
+    empty = pa.nulls(len(text), pa.string())
+    slow = map_distinct(pc.if_else(fast, empty, text), parse_one, _RESULT)
+    columns = {
+        key: pc.if_else(fast, parts.get(key, empty), pc.struct_field(slow, key)) for key in PARTS
+    }
+    error = pc.if_else(fast, empty, pc.struct_field(slow, "error"))
+    missing = pc.fill_null(pc.equal(text, ""), True)
+    columns["error"] = pc.if_else(missing, pa.scalar("missing_name"), error)
+    return pa.table(columns)
