@@ -205,10 +205,20 @@ class Endpoint(_Strict):
 
 
 class Landing(_Strict):
-    """Where inbound bytes are kept before parsing: a folder, or S3 via prefect-aws."""
+    """Where inbound bytes are kept before parsing.
 
-    uri: str = ".leadpipe/landing"
+    A folder (relative to LEADPIPE_HOME) or `s3://bucket/prefix` through the
+    prefect-aws `S3Bucket` block named by `credentials_block`.
+    """
+
+    uri: str = "landing"
     credentials_block: str | None = None
+
+    @model_validator(mode="after")
+    def _s3_needs_credentials(self) -> Landing:
+        if self.uri.startswith("s3://") and not self.credentials_block:
+            raise ValueError("credentials_block: required key is missing for an s3:// uri")
+        return self
 
 
 class Legacy(_Strict):
