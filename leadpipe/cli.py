@@ -12,6 +12,7 @@ import typer
 from rich.console import Console
 
 from db import connection, embedded, migrate
+from imb.cli import app as imb_app
 from leadpipe import tenant as tenant_config
 from leadpipe.errors import UserError
 
@@ -30,6 +31,7 @@ db_app = typer.Typer(help="The database: schema migrations and the embedded serv
 tenant_app = typer.Typer(help="Tenant parameter files.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(tenant_app, name="tenant")
+app.add_typer(imb_app, name="imb", help="USPS Intelligent Mail barcode codec.")
 
 
 def _where() -> str:
