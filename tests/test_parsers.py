@@ -43,7 +43,7 @@ def test_m15_csv_with_bom_crlf_reordered_headers_and_a_latin1_line() -> None:
     header = "Zip,RecordID,Borrower,RecordingDate,PropertyAddress,City,State,County,LoanAmount," \
              "LoanType,Lender,Phone,PieceType,Version,CoBorrower,Extra"
     rows = [
-        "2134,K1,Ann Lee,2026-11-20,1 Main St,Boston,MA,Suffolk,\"$250,000\",CONV,Bank,,LETTER,A,,x",
+        '2134,K1,Ann Lee,2026-11-20,1 Main St,Boston,MA,Suffolk,"$250,000",CONV,Bank,,LETTER,A,,x',
         "",
         "02139,K2,Jos\xe9 Pe\xf1a,2026-11-20,2 Elm St,Cambridge,MA,Middlesex,1,FHA,B,,POSTCARD,B,,",
     ]
