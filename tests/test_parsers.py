@@ -9,7 +9,7 @@ from datetime import datetime
 
 import pyarrow as pa
 import pytest
-import xlsxwriter
+from filemakers import xlsx_bytes
 
 import imb
 from leadpipe import tenant as tenant_config
@@ -22,21 +22,6 @@ DEMO = tenant_config.load("demo")
 def _read(partner: str, feed: str, data: bytes) -> list[dict]:
     cfg = getattr(DEMO.partners[partner], feed)
     return pa.Table.from_batches(list(read_partner_file(cfg.format, data, cfg))).to_pylist()
-
-
-def _xlsx(sheet: str, rows: list[list]) -> bytes:
-    buffer = io.BytesIO()
-    book = xlsxwriter.Workbook(buffer, {"in_memory": True})
-    ws = book.add_worksheet(sheet)
-    dates = book.add_format({"num_format": "yyyy-mm-dd"})
-    for r, row in enumerate(rows):
-        for c, value in enumerate(row):
-            if isinstance(value, datetime):
-                ws.write_datetime(r, c, value, dates)
-            elif value is not None:
-                ws.write(r, c, value)
-    book.close()
-    return buffer.getvalue()
 
 
 def test_m15_csv_with_bom_crlf_reordered_headers_and_a_latin1_line() -> None:
@@ -70,7 +55,7 @@ def test_m32_by_header_with_excel_numbers_and_dates() -> None:
     values = {"record_id": "L1", "zip": 2134, "barcode": bars,
               "recording_date": datetime(2026, 11, 20), "loan_amount": 250000.5}
     row = [values.get(field) for field in reversed(list(cols))] + ["123-45"]
-    out = _read("harbor", "mortgage", _xlsx("Sheet1", [header, row]))
+    out = _read("harbor", "mortgage", xlsx_bytes("Sheet1", [header, row]))
     assert len(out) == 1
     got = out[0]
     assert (got["row_number"], got["record_id"], got["zip"], got["barcode"]) == (
@@ -80,7 +65,7 @@ def test_m32_by_header_with_excel_numbers_and_dates() -> None:
 
 
 def test_d2_sheet_and_a_code_that_became_a_number() -> None:
-    data = _xlsx("Delivered", [["Tracking Code", "Delivery Date", "ZIP"],
+    data = xlsx_bytes("Delivered", [["Tracking Code", "Delivery Date", "ZIP"],
                                ["00270271828000000001", datetime(2026, 11, 23), "02134"],
                                [27027182800000000001, datetime(2026, 11, 23), 2134]])
     out = _read("keystone", "delivery", data)
@@ -92,11 +77,11 @@ def test_d2_sheet_and_a_code_that_became_a_number() -> None:
 
 def test_d2_wrong_sheet_is_a_file_error() -> None:
     with pytest.raises(FileFormatError, match="no worksheet named 'Delivered'"):
-        _read("keystone", "delivery", _xlsx("Sheet1", [["Tracking Code"]]))
+        _read("keystone", "delivery", xlsx_bytes("Sheet1", [["Tracking Code"]]))
 
 
 def test_d4_title_blank_then_header_on_row_3() -> None:
-    data = _xlsx("Sheet1", [["Pinecrest delivery confirmations"], [],
+    data = xlsx_bytes("Sheet1", [["Pinecrest delivery confirmations"], [],
                             ["IMb Digits", "Date Delivered", "Status"],
                             ["0027014142100000000102134", "11/23/2026", "Delivered"]])
     out = _read("pinecrest", "delivery", data)

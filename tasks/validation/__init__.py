@@ -1,0 +1,1 @@
+"""Row checks that turn read rows into staged rows and findings (FORMATS.md rules)."""
