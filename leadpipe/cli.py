@@ -7,16 +7,23 @@ stderr and exit 2; only bugs show a traceback.
 from __future__ import annotations
 
 import sys
+from pathlib import Path
+from typing import Annotated
 
+import psycopg
 import typer
 from rich.console import Console
+from rich.table import Table
 
 from db import connection, embedded, migrate
 from imb.cli import app as imb_app
 from leadpipe import tenant as tenant_config
 from leadpipe.errors import UserError
+from tasks.landing_zone import zone_for
+from tasks.partner_ingest import InboundFile, land_all, not_processed, process_pending
 
-console = Console()
+# Wide enough for the summary tables when output goes to a file or a CI log.
+console = Console(width=None if sys.stdout.isatty() else 160)
 err_console = Console(stderr=True)
 
 app = typer.Typer(
@@ -92,6 +99,40 @@ def tenant_check(name: str = typer.Argument("demo", help="tenant name or .toml p
     )
 
 
+def _summary_table(results: list) -> Table:
+    table = Table(title="per-file summary")
+    for column in ("batch", "file", "partner", "status", "read", "loaded", "rejected", "warn",
+                   "new pieces", "delivered", "ignored", "unmatched"):
+        table.add_column(column, justify="right" if column not in ("file", "status") else "left")
+    for r in results:
+        table.add_row(str(r.batch_id), r.filename, r.partner or "-", r.status, str(r.rows_read),
+                      str(r.rows_loaded), str(r.rows_rejected), str(r.warnings),
+                      str(r.pieces_new), str(r.deliveries_applied),
+                      str(r.confirmations_ignored), str(r.confirmations_unmatched))
+    return table
+
+
+@app.command("ingest")
+def ingest(
+    folder: Annotated[Path, typer.Argument(help="a folder of partner files")],
+    tenant: Annotated[str | None, typer.Option(help="tenant name or .toml path")] = None,
+) -> None:
+    """Land and process every file in FOLDER through the daily partner path."""
+    if not folder.is_dir():
+        raise UserError(f"not a folder: {folder}")
+    t = tenant_config.load(tenant)
+    zone = zone_for(t)
+    files = [InboundFile(p.name, p.read_bytes(), "local")
+             for p in sorted(folder.iterdir()) if p.is_file()]
+    url = connection.database_url()
+    migrate.upgrade(url)
+    with connection.connect(url) as conn:
+        landed = land_all(conn, t, zone, files)
+        results = not_processed(landed) + process_pending(conn, t, zone)
+    console.print(_summary_table(sorted(results, key=lambda r: r.batch_id)))
+    console.print(f"reports (success CSV, error CSV, checklist JSON): {zone.location('reports')}")
+
+
 @app.command("demo")
 def demo() -> None:
     """Set up everything on this machine and show what the pipeline does."""
@@ -115,4 +156,9 @@ def main() -> None:
         app()
     except UserError as exc:
         err_console.print(f"error: {exc}", highlight=False, soft_wrap=True)
+        sys.exit(2)
+    except psycopg.OperationalError as exc:
+        reason = str(exc).strip().splitlines()[0]
+        err_console.print(f"error: cannot reach the database: {reason}", highlight=False,
+                          soft_wrap=True)
         sys.exit(2)

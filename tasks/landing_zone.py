@@ -27,6 +27,10 @@ class LandingZone(Protocol):
         """The bytes stored at a URI this zone returned."""
         ...
 
+    def location(self, key: str) -> str:
+        """Where a key (or a key prefix) is, for people to look."""
+        ...
+
 
 def landing_key(name: str, received_at: datetime) -> str:
     """`raw/YYYY/MM/DD/HH/<stem>_<timestamp><suffix>` for a file received at a time."""
@@ -53,6 +57,9 @@ class LocalZone:
     def get(self, uri: str) -> bytes:
         return Path(unquote(urlparse(uri).path)).read_bytes()
 
+    def location(self, key: str) -> str:
+        return str(self.root / key)
+
 
 class S3Zone:
     """A landing zone in an S3 bucket, through a prefect-aws `S3Bucket` block."""
@@ -71,6 +78,10 @@ class S3Zone:
     def get(self, uri: str) -> bytes:
         path = uri.removeprefix("s3://").partition("/")[2]
         return self.bucket.read_path(path)
+
+    def location(self, key: str) -> str:
+        path = f"{self.prefix}/{key}" if self.prefix else key
+        return f"s3://{self.bucket.bucket_name}/{path}"
 
 
 def zone_for(tenant: Tenant) -> LandingZone:

@@ -7,7 +7,7 @@ WITH closed AS (
         error_count = %(rows_rejected)s,
         warning_count = %(warnings)s,
         checklist = %(checklist)s::jsonb,
-        finished_at = now()
+        finished_at = clock_timestamp()
     WHERE id = %(batch_id)s
 )
 INSERT INTO import_audit_log (batch_id, operation, record_count, details)

@@ -1,0 +1,51 @@
+"""Per-batch reports of the seed's section D4: success CSV, error CSV, checklist JSON.
+
+They go to the landing zone under `reports/batch_<id>/`, next to the raw
+files, so that wherever the bytes live their reports live too.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+import psycopg
+
+from db.queries import sql
+from tasks.ingest import BatchResult, checklist
+from tasks.landing_zone import LandingZone
+
+SUCCESS_HEADER = ["import_id", "filename", "total_rows", "inserted", "updated", "skipped",
+                  "errors", "warnings", "duration_sec", "status"]
+ERROR_HEADER = ["row_number", "severity", "error_type", "field_name", "field_value",
+                "error_message", "raw_row"]
+
+
+def _csv(header: list[str], rows: list[list[object]]) -> bytes:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows(rows)
+    return out.getvalue().encode("utf-8")
+
+
+def write_batch_reports(conn: psycopg.Connection, zone: LandingZone, result: BatchResult
+                        ) -> dict[str, str]:
+    """Write the three reports of a processed batch; returns their URIs by kind."""
+    duration = conn.execute(
+        "SELECT extract(epoch FROM finished_at - started_at) FROM import_batches WHERE id = %s",
+        (result.batch_id,),
+    ).fetchone()[0]
+    inserted = result.pieces_new or result.deliveries_applied
+    success = [[result.batch_id, result.filename, result.rows_read, inserted,
+                0, result.rows_loaded - inserted, result.rows_rejected, result.warnings,
+                round(float(duration or 0), 3), result.status]]
+    errors = conn.execute(sql("batch_errors_report"), {"batch_id": result.batch_id}).fetchall()
+    prefix = f"reports/batch_{result.batch_id}"
+    return {
+        "success": zone.put(f"{prefix}/success.csv", _csv(SUCCESS_HEADER, success)),
+        "errors": zone.put(f"{prefix}/errors.csv", _csv(ERROR_HEADER, [list(r) for r in errors])),
+        "checklist": zone.put(f"{prefix}/checklist.json",
+                              json.dumps(checklist(result), indent=2).encode("utf-8")),
+    }
