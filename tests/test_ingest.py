@@ -121,3 +121,17 @@ def test_m15_then_deliveries_d1(db_url: str, zone: LocalZone) -> None:
         assert conn.execute(
             "SELECT status, delivered_on FROM mail_pieces WHERE tracking_code = %s", (code,)
         ).fetchone() == ("delivered", date(2026, 11, 23))
+
+
+def test_report_views_refresh_after_ingestion(db_url: str, zone: LocalZone) -> None:
+    with psycopg.connect(db_url) as conn:
+        data, _ = _harbor_file()
+        landed = land(conn, DEMO, zone, "HARBOR_CLOSINGS_20261120.xlsx", data)
+        process_batch(conn, DEMO, zone, landed.batch_id, mailed_on=MAILED)
+        conn.execute("SELECT refresh_report_views()")
+        assert conn.execute(
+            "SELECT partner, mailed_on, pieces, delivered FROM report_partner_delivery"
+        ).fetchall() == [("harbor", date(2026, 11, 19), 2, 0)]
+        assert conn.execute(
+            "SELECT files, rows_read, rows_loaded, rows_rejected FROM report_import_health"
+        ).fetchall() == [(1, 5, 2, 3)]
