@@ -12,10 +12,14 @@ from db import embedded
 from leadpipe import settings
 
 
-@cache
 def database_url() -> str:
-    """The connection URI for this process (the embedded server is started once)."""
-    return settings.database_url() or embedded.start()
+    """The connection URI: `DATABASE_URL`, else the embedded server (started once)."""
+    return settings.database_url() or _embedded_url()
+
+
+@cache
+def _embedded_url() -> str:
+    return embedded.start()
 
 
 @contextmanager

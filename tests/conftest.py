@@ -93,3 +93,31 @@ def cli() -> CliRun:
         )
 
     return run
+
+
+@pytest.fixture(scope="session")
+def prefect_harness() -> Iterator[None]:
+    """One ephemeral Prefect API for the whole session (starting one costs ~20 s)."""
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=120):
+        yield
+
+
+@pytest.fixture
+def local_tenant(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The demo tenant with every channel a local folder `inbox/<channel>` under a
+    private LEADPIPE_HOME: the partner data path without network servers."""
+    import tomllib
+
+    home = tmp_path / "home"
+    monkeypatch.setenv("LEADPIPE_HOME", str(home))
+    demo = (ROOT / "deployments" / "tenants" / "demo.toml").read_text()
+    names = list(tomllib.loads(demo)["channels"])
+    for name in names:
+        (home / "inbox" / name).mkdir(parents=True)
+    local = "".join(f'[channels.{n}]\nkind = "local"\nfolder = "inbox/{n}"\n\n' for n in names)
+    start, end = demo.index("[channels."), demo.index("[partners.")
+    path = tmp_path / "local.toml"
+    path.write_text(demo[:start] + local + demo[end:])
+    return path

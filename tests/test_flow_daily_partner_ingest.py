@@ -1,0 +1,61 @@
+"""The `daily-partner-ingest` flow over local channels, under a real (ephemeral) Prefect API."""
+
+from __future__ import annotations
+
+import shutil
+from datetime import date
+from pathlib import Path
+
+import psycopg
+import pytest
+from test_ingest import _harbor_file
+
+from flows.daily_partner_ingest import daily_partner_ingest
+
+KEYSTONE = (
+    "RecordID,Borrower,PropertyAddress,City,State,Zip,RecordingDate,Phone,PieceType,"
+    "Version,CoBorrower,County,LoanAmount,LoanType,Lender\n"
+    "K1,Ann Lee,1 Main St,Boston,MA,2134,2026-11-19,,LETTER,A,,Suffolk,1000,VA,B\n"
+)
+
+
+@pytest.fixture
+def inbox(local_tenant: Path) -> Path:
+    return local_tenant.parent / "home" / "inbox"
+
+
+def test_flow_collects_processes_and_is_idempotent(
+    prefect_harness: None, db_url: str, local_tenant: Path, inbox: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", db_url)
+    (inbox / "harbor_ftps" / "HARBOR_CLOSINGS_20261120.xlsx").write_bytes(_harbor_file()[0])
+    (inbox / "partner_mailbox" / "keystone-mtg-2026-11-20.csv").write_text(KEYSTONE)
+    (inbox / "partner_mailbox" / "notes.txt").write_text("hello")
+
+    results = daily_partner_ingest(tenant=str(local_tenant), mailed_on=date(2026, 11, 20))
+    summary = {(r["filename"], r["status"], r["rows_read"], r["rows_loaded"]) for r in results}
+    assert summary == {
+        ("HARBOR_CLOSINGS_20261120.xlsx", "COMPLETE_WITH_ERRORS", 5, 2),
+        ("keystone-mtg-2026-11-20.csv", "COMPLETE", 1, 1),
+        ("notes.txt", "QUARANTINED", 0, 0),
+    }
+    assert sorted(p.name for p in (inbox / "partner_mailbox" / "processed").iterdir()) == [
+        "keystone-mtg-2026-11-20.csv", "notes.txt"]
+
+    with psycopg.connect(db_url) as conn:
+        before = conn.execute("SELECT count(*), max(id) FROM mail_pieces").fetchone()
+        assert conn.execute(
+            "SELECT sum(pieces) FROM report_partner_delivery").fetchone() == (3,)
+
+    # Nothing new on the channels: nothing changes.
+    assert daily_partner_ingest(tenant=str(local_tenant)) == []
+
+    # A re-send under a new name is recorded as a duplicate, not processed.
+    shutil.copy(inbox / "partner_mailbox" / "processed" / "keystone-mtg-2026-11-20.csv",
+                inbox / "partner_mailbox" / "keystone-mtg-2026-11-21.csv")
+    again = daily_partner_ingest(tenant=str(local_tenant))
+    assert [(r["filename"], r["status"]) for r in again] == [
+        ("keystone-mtg-2026-11-21.csv", "REJECTED_DUPLICATE")]
+    with psycopg.connect(db_url) as conn:
+        assert conn.execute("SELECT count(*), max(id) FROM mail_pieces").fetchone() == before
