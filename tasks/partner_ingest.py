@@ -20,6 +20,7 @@ from leadpipe.tenant import Tenant
 from tasks.ingest import BatchResult, process_batch
 from tasks.landing import LandedFile, land
 from tasks.landing_zone import LandingZone
+from tasks.print_file import write_print_file
 from tasks.reports import write_batch_reports
 
 log = logging.getLogger(__name__)
@@ -59,6 +60,10 @@ def process_pending(conn: psycopg.Connection, tenant: Tenant, zone: LandingZone,
             continue
         if result.status != "FAILED":
             write_batch_reports(conn, zone, result)
+            # Only a mortgage batch places pieces; M15 pieces are barcoded by us.
+            partner = tenant.partners.get(result.partner or "")
+            if result.pieces_new and partner and partner.mortgage.format == "M15":
+                write_print_file(conn, zone, batch_id, str(result.partner), result.filename)
         results.append(result)
     return results
 

@@ -10,6 +10,7 @@ import psycopg
 import pytest
 from test_ingest import _harbor_file
 
+import imb
 from flows.daily_partner_ingest import daily_partner_ingest
 
 KEYSTONE = (
@@ -42,6 +43,14 @@ def test_flow_collects_processes_and_is_idempotent(
     }
     assert sorted(p.name for p in (inbox / "partner_mailbox" / "processed").iterdir()) == [
         "keystone-mtg-2026-11-20.csv", "notes.txt"]
+    prints = list((inbox.parent / "landing" / "print" / "keystone").iterdir())
+    assert len(prints) == 1
+    lines = prints[0].read_text().splitlines()
+    assert lines[0].startswith("tracking_code,bars,routing_code,record_id,name")
+    tracking, bars, routing, record_id, name = lines[1].split(",")[:5]
+    assert (tracking, routing, record_id, name) == ("00270271828000000001", "02134", "K1",
+                                                    "Ann Lee")
+    assert imb.decode(bars).full == tracking + routing
 
     with psycopg.connect(db_url) as conn:
         before = conn.execute("SELECT count(*), max(id) FROM mail_pieces").fetchone()
