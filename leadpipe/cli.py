@@ -7,6 +7,7 @@ stderr and exit 2; only bugs show a traceback.
 from __future__ import annotations
 
 import sys
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -19,8 +20,10 @@ from db import connection, embedded, migrate
 from imb.cli import app as imb_app
 from leadpipe import tenant as tenant_config
 from leadpipe.errors import UserError
+from tasks.ingest import error_rows, process_batch
 from tasks.landing_zone import zone_for
 from tasks.partner_ingest import InboundFile, land_all, not_processed, process_pending
+from tasks.reports import write_batch_reports
 
 # Wide enough for the summary tables when output goes to a file or a CI log.
 console = Console(width=None if sys.stdout.isatty() else 160)
@@ -131,6 +134,38 @@ def ingest(
         results = not_processed(landed) + process_pending(conn, t, zone)
     console.print(_summary_table(sorted(results, key=lambda r: r.batch_id)))
     console.print(f"reports (success CSV, error CSV, checklist JSON): {zone.location('reports')}")
+
+
+class ReplayMode(StrEnum):
+    full = "full"
+    errors_only = "errors-only"
+
+
+@app.command("replay")
+def replay(
+    import_id: Annotated[int, typer.Option("--import-id", help="the import_batches id")],
+    mode: Annotated[ReplayMode, typer.Option(help="the whole batch, or its rejected rows")] =
+        ReplayMode.full,
+    tenant: Annotated[str | None, typer.Option(help="tenant name or .toml path")] = None,
+) -> None:
+    """Process a landed batch again from the landing zone; nothing changes if nothing is new."""
+    t = tenant_config.load(tenant)
+    zone = zone_for(t)
+    with connection.connect() as conn:
+        found = conn.execute("SELECT status FROM import_batches WHERE id = %s", (import_id,))
+        row = found.fetchone()
+        if row is None:
+            raise UserError(f"no import batch {import_id}")
+        if row[0] in ("REJECTED_DUPLICATE", "QUARANTINED"):
+            raise UserError(f"batch {import_id} is {row[0]}: there is nothing to replay")
+        only = None if mode is ReplayMode.full else error_rows(conn, import_id)
+        if only == []:
+            console.print(f"batch {import_id} has no rejected rows: nothing to replay")
+            return
+        result = process_batch(conn, t, zone, import_id, only_rows=only)
+        if result.status != "FAILED":
+            write_batch_reports(conn, zone, result)
+    console.print(_summary_table([result]))
 
 
 @app.command("demo")

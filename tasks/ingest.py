@@ -64,6 +64,7 @@ def process_batch(
     batch_id: int,
     *,
     mailed_on: date | None = None,
+    only_rows: list[int] | None = None,
 ) -> BatchResult:
     """Process (or re-process) one landed batch of a partner file.
 
@@ -73,6 +74,8 @@ def process_batch(
         zone: the landing zone the batch's bytes are read from.
         batch_id: an `import_batches` id.
         mailed_on: the production date of pieces without a mail date (today by default).
+        only_rows: re-process just these row numbers (an errors-only replay); the
+            rest of the batch stays as it is.
     """
     batch = _batch_row(conn, batch_id)
     partner_key = str(batch["partner"])
@@ -82,10 +85,16 @@ def process_batch(
     data = zone.get(str(batch["landing_uri"]))
     try:
         with conn.transaction():
-            conn.execute(sql("batch_reset"), {"batch_id": batch_id})
-            counts = _stage(conn, batch_id, feed_kind, feed, partner_key, data)
+            if only_rows is None:
+                conn.execute(sql("batch_reset"), {"batch_id": batch_id})
+            else:
+                conn.execute(sql("batch_reset_rows"), {"batch_id": batch_id, "rows": only_rows})
+            read = _stage(conn, batch_id, feed_kind, feed, partner_key, data, only_rows)
             effects = _promote(conn, batch_id, feed_kind, partner.mailer_id,
                                mailed_on or date.today())
+            cur = conn.execute(sql("batch_counts"), {"batch_id": batch_id})
+            counts = dict(zip([c.name for c in cur.description], cur.fetchone(), strict=True))
+            counts["rows_read"] = read if only_rows is None else int(batch["row_count"] or 0)
             status = "COMPLETE_WITH_ERRORS" if counts["rows_rejected"] else "COMPLETE"
             result = BatchResult(batch_id, str(batch["filename"]), partner_key, status,
                                  **counts, **effects)
@@ -102,24 +111,29 @@ def process_batch(
 
 
 def _stage(conn: psycopg.Connection, batch_id: int, feed_kind: str, feed: object,
-           partner: str, data: bytes) -> dict[str, int]:
+           partner: str, data: bytes, only_rows: list[int] | None) -> int:
+    """Read, check and COPY the rows (all, or `only_rows`); returns the rows read."""
     check = check_mortgage if feed_kind == "mortgage" else check_delivery
     table = "stg_mortgage" if feed_kind == "mortgage" else "stg_delivery"
-    read = loaded = rejected = warnings = 0
+    wanted = None if only_rows is None else pa.array(only_rows, pa.int64())
+    read = 0
     for rows in read_partner_file(feed.format, data, feed):  # type: ignore[attr-defined]
+        read += rows.num_rows
+        if wanted is not None:
+            rows = rows.filter(pc.is_in(rows.column("row_number"), value_set=wanted))
         checked = check(rows, feed, partner)  # type: ignore[arg-type]
         staged = checked.staged
         staged = staged.add_column(0, "batch_id", pa.array([batch_id] * staged.num_rows,
                                                            pa.int64()))
         copy_arrow(conn, table, staged)
-        found = checked.findings.table(batch_id)
-        copy_arrow(conn, "import_errors", found)
-        read += rows.num_rows
-        loaded += staged.num_rows
-        rejected += int(pc.sum(checked.findings.rejected).as_py() or 0)
-        warnings += int(pc.sum(pc.equal(found.column("severity"), "WARN")).as_py() or 0)
-    return {"rows_read": read, "rows_loaded": loaded, "rows_rejected": rejected,
-            "warnings": warnings}
+        copy_arrow(conn, "import_errors", checked.findings.table(batch_id))
+    return read
+
+
+def error_rows(conn: psycopg.Connection, batch_id: int) -> list[int]:
+    """The row numbers of a batch that were rejected."""
+    rows = conn.execute(sql("batch_error_rows"), {"batch_id": batch_id}).fetchall()
+    return [r[0] for r in rows]
 
 
 def _promote(conn: psycopg.Connection, batch_id: int, feed_kind: str, mailer_id: str,
