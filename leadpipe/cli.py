@@ -20,6 +20,7 @@ from db import connection, embedded, migrate
 from imb.cli import app as imb_app
 from leadpipe import tenant as tenant_config
 from leadpipe.errors import UserError
+from sampledata.cli import app as generate_app
 from tasks.ingest import error_rows, process_batch
 from tasks.landing_zone import zone_for
 from tasks.partner_ingest import InboundFile, land_all, not_processed, process_pending
@@ -42,6 +43,7 @@ tenant_app = typer.Typer(help="Tenant parameter files.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(tenant_app, name="tenant")
 app.add_typer(imb_app, name="imb", help="USPS Intelligent Mail barcode codec.")
+app.add_typer(generate_app, name="generate", help="Sample data with ground truth.")
 
 
 def _where() -> str:

@@ -21,6 +21,9 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from db import connection, migrate
 
+# Test servers that some tests need, started on loopback and stopped after.
+pytest_plugins = ["mariadb_server"]
+
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = f"lp_template_{os.getpid()}"
 

@@ -66,7 +66,7 @@ def check_delivery(rows: pa.RecordBatch, feed: DeliveryFeed, partner: str) -> Ch
     else:
         outcome = pa.array(["delivered"] * rows.num_rows, pa.string())
 
-    findings.add(rows.column("encoding_repaired"), WARN, "ENCODING_REPAIRED", "row", None,
+    findings.add(rows.column("encoding_repaired"), WARN, "ENCODING_LATIN1", "row", None,
                  "the row was not UTF-8 and was read as latin-1")
 
     staged = pa.table({

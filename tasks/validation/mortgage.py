@@ -115,7 +115,7 @@ def check_mortgage(rows: pa.RecordBatch, feed: MortgageFeed, partner: str) -> Ch
     findings.add(pc.and_(pc.is_valid(state), pc.invert(state_ok)), WARN, "INVALID_VALUE",
                  "state", text["state"], quoted(text["state"], "{} is not a 2-letter state"))
 
-    findings.add(rows.column("encoding_repaired"), WARN, "ENCODING_REPAIRED", "row", None,
+    findings.add(rows.column("encoding_repaired"), WARN, "ENCODING_LATIN1", "row", None,
                  "the row was not UTF-8 and was read as latin-1")
 
     staged = pa.table({
