@@ -173,18 +173,11 @@ def replay(
 @app.command("demo")
 def demo() -> None:
     """Set up everything on this machine and show what the pipeline does."""
-    t = tenant_config.load("demo")
-    console.print(f"[bold]tenant[/] {t.name}: partners {', '.join(t.partners)}")
-    url = connection.database_url()
-    console.print(f"[bold]database[/] {_where()}")
-    applied = migrate.upgrade(url)
-    if applied:
-        console.print(f"[bold]schema[/] applied {len(applied)} migration(s): {', '.join(applied)}")
-    else:
-        console.print("[bold]schema[/] up to date: nothing changed")
-    state = migrate.status(url)
-    console.print(f"[bold]migrations[/] {len(state.applied)} applied, {len(state.pending)} pending")
-    console.print("next: `leadpipe db status`, `psql \"$(leadpipe db url)\"`, `make test`")
+    from leadpipe import demo as demo_run
+
+    results = demo_run.run(console)
+    console.print(_summary_table(sorted(results, key=lambda r: r.batch_id)))
+    demo_run.where_to_look(console, results)
 
 
 def main() -> None:
