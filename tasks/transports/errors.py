@@ -15,9 +15,17 @@ from datetime import UTC, datetime
 
 
 class TransportError(Exception):
-    """A transport operation failed."""
+    """A transport operation failed.
+
+    Attributes:
+        status: the HTTP status behind the failure, for HTTP transports.
+    """
 
     retryable = False
+
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 class RetryableTransportError(TransportError):
@@ -29,8 +37,10 @@ class RetryableTransportError(TransportError):
 
     retryable = True
 
-    def __init__(self, message: str, retry_after: float | None = None) -> None:
-        super().__init__(message)
+    def __init__(
+        self, message: str, *, retry_after: float | None = None, status: int | None = None
+    ) -> None:
+        super().__init__(message, status=status)
         self.retry_after = retry_after
 
 
@@ -68,8 +78,10 @@ def from_http_status(
     """
     message = f"{what}: HTTP {status}" + (f" {detail}" if detail else "")
     if status == 429 or status >= 500:
-        return RetryableTransportError(message, retry_after=parse_retry_after(retry_after))
-    return TerminalTransportError(message)
+        return RetryableTransportError(
+            message, retry_after=parse_retry_after(retry_after), status=status
+        )
+    return TerminalTransportError(message, status=status)
 
 
 def parse_retry_after(value: str | None) -> float | None:
