@@ -128,6 +128,7 @@ class Channel(_Strict):
     mailbox: str | None = None
     processed_folder: str | None = None
     graph_url: str = "https://graph.microsoft.com/v1.0"
+    authority_host: str = "https://login.microsoftonline.com"
     # S3 through prefect-aws.
     bucket: str | None = None
     credentials_block: str | None = None

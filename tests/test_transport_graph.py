@@ -52,11 +52,11 @@ def mailbox(
         channel = Channel(
             kind="graph", authority_tenant_id=TENANT_ID, client_id=CLIENT_ID,
             client_secret={"env": SECRET_ENV}, mailbox=MAILBOX, processed_folder="Processed",
-            graph_url=graph.graph_url, ca_file=str(ca_file or server_certificate.ca_file),
+            graph_url=graph.graph_url, authority_host=graph.base_url,
+            ca_file=str(ca_file or server_certificate.ca_file),
         )
         state = ChannelState.for_channel("partner_mailbox", tmp_path / "state")
-        opened.append(GraphTransport(channel, "partner_mailbox", state, recorded_retry.policy,
-                                     authority_host=graph.base_url))
+        opened.append(GraphTransport(channel, "partner_mailbox", state, recorded_retry.policy))
         return opened[-1]
 
     yield open_mailbox

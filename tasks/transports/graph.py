@@ -89,8 +89,6 @@ class GraphTransport:
         name: str,
         state: ChannelState,
         retry: RetryPolicy,
-        *,
-        authority_host: str | None = None,
     ) -> None:
         """Set up, without touching the network.
 
@@ -99,15 +97,13 @@ class GraphTransport:
             name: the channel's key; names the state file and log lines.
             state: the channel's state (watermark, pending messages).
             retry: the retry policy for every call, token requests included.
-            authority_host: the Entra ID login host; the channel's
-                `authority_host` key when it has one, else Microsoft's.
         """
         self.channel = channel
         self.name = name
         self.state = state
         self.retry = retry
         self.graph_url = channel.graph_url.rstrip("/")
-        host = authority_host or getattr(channel, "authority_host", None) or LOGIN_HOST
+        host = channel.authority_host
         self.authority = f"{host.rstrip('/')}/{channel.authority_tenant_id}"
         graph = urlsplit(self.graph_url)
         self.scope = f"{graph.scheme}://{graph.netloc}/.default"
