@@ -18,6 +18,7 @@ from rich.table import Table
 
 from db import connection, embedded, migrate
 from imb.cli import app as imb_app
+from leadpipe import settings
 from leadpipe import tenant as tenant_config
 from leadpipe.errors import UserError
 from sampledata.cli import app as generate_app
@@ -182,6 +183,7 @@ def demo() -> None:
 
 def main() -> None:
     """Console entry point: runs the app, turning user errors into one line."""
+    settings.apply_quiet_defaults()
     try:
         app()
     except UserError as exc:

@@ -1,26 +1,29 @@
 """`make demo`: everything on this machine, on generated data, with what happened and where.
 
 Runs the real paths: the embedded database and schema, the generator (a
-partner week and 100k legacy rows), and the partner data path day by day as
-the daily runs would. Running it again changes nothing and says so.
+partner week and 100k legacy rows), and the `daily-partner-ingest` flow once
+per day of the week, with the files put where the demo tenant's channels
+(local folders) pick them up. Running it again changes nothing and says so.
 """
 
 from __future__ import annotations
 
 import json
+import shutil
 from collections import defaultdict
 from datetime import date
+from pathlib import Path
 
 from rich.console import Console
 
 from db import connection, migrate
 from leadpipe import settings
 from leadpipe import tenant as tenant_config
+from leadpipe.tenant import Tenant
 from sampledata.legacy import LegacyOptions, generate_legacy
 from sampledata.partner_day import PartnerDayOptions, generate_partner_days
 from tasks.ingest import BatchResult
 from tasks.landing_zone import zone_for
-from tasks.partner_ingest import InboundFile, land_all, not_processed, process_pending
 
 WEEK_START = date(2026, 11, 16)
 LEGACY_ROWS = 100_000
@@ -31,6 +34,10 @@ def run(console: Console) -> list[BatchResult]:
     """Set up, generate, ingest; returns the per-file results."""
     t = tenant_config.load("demo")
     console.print(f"[bold]tenant[/] {t.name}: partners {', '.join(t.partners)}")
+    # Imported late: the flow runs under an ephemeral Prefect API unless
+    # PREFECT_API_URL names one, and Prefect reads its settings at import.
+    from flows.daily_partner_ingest import daily_partner_ingest
+
     url = connection.database_url()
     applied = migrate.upgrade(url)
     state = "applied " + ", ".join(applied) if applied else "up to date: nothing changed"
@@ -50,16 +57,23 @@ def run(console: Console) -> list[BatchResult]:
     by_day: dict[str, list[str]] = defaultdict(list)
     for f in manifest["files"]:
         by_day[f["day"]].append(f["name"])
-    zone = zone_for(t)
-    results: list[BatchResult] = []
-    with connection.connect(url) as conn:
-        for day, names in sorted(by_day.items()):
-            files = [InboundFile(n, (partners / n).read_bytes(), "demo") for n in names]
-            landed = land_all(conn, t, zone, files)
-            results += not_processed(landed)
-            results += process_pending(conn, t, zone, mailed_on=date.fromisoformat(day))
-        conn.execute("SELECT refresh_report_views()")
-    return results
+    results: list[dict] = []
+    for day, names in sorted(by_day.items()):
+        deliver(t, partners, names)
+        console.print(f"[bold]flow[/] daily-partner-ingest for {day}: {len(names)} files")
+        results += daily_partner_ingest(tenant="demo", mailed_on=date.fromisoformat(day))
+    return [BatchResult(**r) for r in results]
+
+
+def deliver(t: Tenant, folder: Path, names: list[str]) -> None:
+    """Put files where their partner's channel picks them up (the demo's local folders)."""
+    for name in names:
+        match = t.partner_for_file(name)
+        assert match is not None, f"the generator wrote {name}, which no partner pattern names"
+        channel = t.channels[t.partners[match[0]].channel]
+        inbox = settings.home() / str(channel.folder)
+        inbox.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(folder / name, inbox / name)
 
 
 def where_to_look(console: Console, results: list[BatchResult]) -> None:

@@ -35,3 +35,22 @@ def tenants_dir() -> Path:
 def default_tenant() -> str:
     """The tenant a command runs for when none is named."""
     return os.environ.get("LEADPIPE_TENANT", "demo")
+
+
+QUIET_DEFAULTS = {
+    "DO_NOT_TRACK": "1",
+    "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+    "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "90",
+    "RAY_USAGE_STATS_ENABLED": "0",
+    "RAY_AUTH_MODE": "disabled",
+}
+
+
+def apply_quiet_defaults() -> None:
+    """Offline-friendly Prefect and Ray settings, unless the environment says otherwise.
+
+    No telemetry leaves the machine, and the ephemeral Prefect API gets time
+    to start on a 2-core machine (its 20 s default is tight).
+    """
+    for name, value in QUIET_DEFAULTS.items():
+        os.environ.setdefault(name, value)

@@ -20,6 +20,9 @@ import pytest
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from db import connection, migrate
+from leadpipe import settings
+
+settings.apply_quiet_defaults()
 
 # Test servers that some tests need, started on loopback and stopped after.
 pytest_plugins = ["mariadb_server"]
@@ -108,19 +111,13 @@ def prefect_harness() -> Iterator[None]:
 
 
 @pytest.fixture
-def local_tenant(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """The demo tenant with every channel a local folder `inbox/<channel>` under a
-    private LEADPIPE_HOME: the partner data path without network servers."""
+def demo_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A private LEADPIPE_HOME with the demo tenant's channel folders (`inbox/<channel>`)."""
     import tomllib
 
     home = tmp_path / "home"
     monkeypatch.setenv("LEADPIPE_HOME", str(home))
-    demo = (ROOT / "deployments" / "tenants" / "demo.toml").read_text()
-    names = list(tomllib.loads(demo)["channels"])
-    for name in names:
-        (home / "inbox" / name).mkdir(parents=True)
-    local = "".join(f'[channels.{n}]\nkind = "local"\nfolder = "inbox/{n}"\n\n' for n in names)
-    start, end = demo.index("[channels."), demo.index("[partners.")
-    path = tmp_path / "local.toml"
-    path.write_text(demo[:start] + local + demo[end:])
-    return path
+    demo = tomllib.loads((ROOT / "deployments" / "tenants" / "demo.toml").read_text())
+    for channel in demo["channels"].values():
+        (home / channel["folder"]).mkdir(parents=True)
+    return home

@@ -20,21 +20,16 @@ KEYSTONE = (
 )
 
 
-@pytest.fixture
-def inbox(local_tenant: Path) -> Path:
-    return local_tenant.parent / "home" / "inbox"
-
-
 def test_flow_collects_processes_and_is_idempotent(
-    prefect_harness: None, db_url: str, local_tenant: Path, inbox: Path,
-    monkeypatch: pytest.MonkeyPatch,
+    prefect_harness: None, db_url: str, demo_home: Path, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    inbox = demo_home / "inbox"
     monkeypatch.setenv("DATABASE_URL", db_url)
     (inbox / "harbor_ftps" / "HARBOR_CLOSINGS_20261120.xlsx").write_bytes(_harbor_file()[0])
     (inbox / "partner_mailbox" / "keystone-mtg-2026-11-20.csv").write_text(KEYSTONE)
     (inbox / "partner_mailbox" / "notes.txt").write_text("hello")
 
-    results = daily_partner_ingest(tenant=str(local_tenant), mailed_on=date(2026, 11, 20))
+    results = daily_partner_ingest(mailed_on=date(2026, 11, 20))
     summary = {(r["filename"], r["status"], r["rows_read"], r["rows_loaded"]) for r in results}
     assert summary == {
         ("HARBOR_CLOSINGS_20261120.xlsx", "COMPLETE_WITH_ERRORS", 5, 2),
@@ -58,12 +53,12 @@ def test_flow_collects_processes_and_is_idempotent(
             "SELECT sum(pieces) FROM report_partner_delivery").fetchone() == (3,)
 
     # Nothing new on the channels: nothing changes.
-    assert daily_partner_ingest(tenant=str(local_tenant)) == []
+    assert daily_partner_ingest() == []
 
     # A re-send under a new name is recorded as a duplicate, not processed.
     shutil.copy(inbox / "partner_mailbox" / "processed" / "keystone-mtg-2026-11-20.csv",
                 inbox / "partner_mailbox" / "keystone-mtg-2026-11-21.csv")
-    again = daily_partner_ingest(tenant=str(local_tenant))
+    again = daily_partner_ingest()
     assert [(r["filename"], r["status"]) for r in again] == [
         ("keystone-mtg-2026-11-21.csv", "REJECTED_DUPLICATE")]
     with psycopg.connect(db_url) as conn:

@@ -12,12 +12,15 @@ import pytest
 from leadpipe import tenant
 from leadpipe.errors import UserError
 
-DEMO = Path(__file__).resolve().parent.parent / "deployments" / "tenants" / "demo.toml"
+TENANTS = Path(__file__).resolve().parent.parent / "deployments" / "tenants"
+DEMO = TENANTS / "demo.toml"
+PRODUCTION = TENANTS / "example-production.toml"
 
 
 @pytest.fixture
 def demo_data() -> dict[str, Any]:
-    return tomllib.loads(DEMO.read_text())
+    """The production-shaped example: it has a channel of every network kind."""
+    return tomllib.loads(PRODUCTION.read_text())
 
 
 def test_demo_tenant_loads_the_four_partners_of_formats_md() -> None:
@@ -31,7 +34,13 @@ def test_demo_tenant_loads_the_four_partners_of_formats_md() -> None:
         "pinecrest": ("M15", "D4"),
     }
     kinds = {k: t.channels[p.channel].kind for k, p in t.partners.items()}
+    assert kinds == dict.fromkeys(t.partners, "local")
+    production = tenant.load(PRODUCTION)
+    kinds = {k: production.channels[p.channel].kind for k, p in production.partners.items()}
     assert kinds == {"harbor": "ftps", "keystone": "graph", "summit": "sftp", "pinecrest": "graph"}
+    assert production.landing.uri.startswith("s3://")
+    assert {k: p.mortgage for k, p in production.partners.items()} == {
+        k: p.mortgage for k, p in t.partners.items()}
     assert t.partners["summit"].mortgage.columns["borrower"] == "BORROWER_NAME"
     assert t.partners["harbor"].mortgage.columns["barcode"] == "IMB"
 
@@ -56,7 +65,7 @@ def test_partner_comes_from_the_file_name(filename: str, expected: tuple[str, st
 
 
 def test_secrets_are_references_resolved_late(monkeypatch: pytest.MonkeyPatch) -> None:
-    ref = tenant.load("demo").channels["harbor_ftps"].password
+    ref = tenant.load(PRODUCTION).channels["harbor_ftps"].password
     assert ref is not None
     assert str(ref) == "env:HARBOR_FTPS_PASSWORD"
     monkeypatch.delenv("HARBOR_FTPS_PASSWORD", raising=False)
@@ -71,8 +80,8 @@ BROKEN = [
      "partners.harbor.mailer_id: required key is missing"),
     (lambda d: d["partners"]["harbor"]["mortgage"].update(filename="HARBOR_(\\d"),
      "partners.harbor.mortgage.filename: bad regular expression"),
-    (lambda d: d["channels"]["inbox"].update(kind="pigeon"),
-     "channels.inbox.kind: 'pigeon' is not one of the allowed values"),
+    (lambda d: d["channels"]["summit_sftp"].update(kind="pigeon"),
+     "channels.summit_sftp.kind: 'pigeon' is not one of the allowed values"),
     (lambda d: d["partners"]["summit"].update(channel="carrier"),
      "partners.summit.channel: unknown channel 'carrier'"),
     (lambda d: d["partners"]["summit"]["mortgage"]["columns"].pop("zip"),
@@ -105,12 +114,12 @@ def test_a_broken_tenant_names_the_key(demo_data: dict, breakage: Any, message: 
 
 def test_cli_reports_a_broken_tenant_on_one_line(tmp_path: Path, cli: Any) -> None:
     broken = tmp_path / "broken.toml"
-    broken.write_text(DEMO.read_text().replace('kind = "local"', 'kind = "telepathy"'))
+    broken.write_text(DEMO.read_text().replace('kind = "local"', 'kind = "telepathy"', 1))
     result = cli("tenant", "check", str(broken))
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
-    assert "channels.inbox.kind: 'telepathy' is not one of the allowed values" in lines[0]
+    assert "channels.harbor_ftps.kind: 'telepathy' is not one of the allowed values" in lines[0]
     assert "Traceback" not in result.stderr + result.stdout
 
 
