@@ -3,19 +3,19 @@
 The type is recorded only where the numbering plan says it (toll-free,
 premium, VoIP ranges); a US number may be mobile or landline and is `unknown`,
 never guessed. NANP-shaped strings (the bulk of the data) take a vectorized
-path: validity and type are decided by phonenumbers once per 6-digit NPA-NXX
-prefix, which is all libphonenumber's NANP patterns look at. Everything else
-is parsed by phonenumbers once per distinct raw value.
+path that applies libphonenumber's own metadata patterns (the same region
+choice and type order as `is_valid_number` and `number_type`) with Arrow's
+regular expressions; everything else is parsed by phonenumbers once per
+distinct raw value.
 """
 
 from __future__ import annotations
-
-from functools import cache
 
 import phonenumbers
 import pyarrow as pa
 import pyarrow.compute as pc
 from phonenumbers import PhoneNumberType
+from phonenumbers.phonenumberutil import COUNTRY_CODE_TO_REGION_CODE
 
 from tasks.hygiene.distinct import as_array, map_distinct
 
@@ -52,11 +52,63 @@ def parse_one(raw: str, region: str = "US") -> dict[str, str | None]:
     return _classify(number)
 
 
-@cache
-def _nanp_prefix(prefix6: str) -> tuple[bool, str]:
-    """Whether numbers under an NPA-NXX are valid, and their type."""
-    result = parse_one(f"+1{prefix6}4567")
-    return result["error"] is None, result["phone_type"] or "unknown"
+# The type checks of libphonenumber's `_number_type_helper`, in its order.
+_TYPE_ORDER = (
+    ("premium_rate", PhoneNumberType.PREMIUM_RATE), ("toll_free", PhoneNumberType.TOLL_FREE),
+    ("shared_cost", PhoneNumberType.SHARED_COST), ("voip", PhoneNumberType.VOIP),
+    ("personal_number", PhoneNumberType.PERSONAL_NUMBER), ("pager", PhoneNumberType.PAGER),
+    ("uan", PhoneNumberType.UAN), ("voicemail", PhoneNumberType.VOICEMAIL),
+    ("fixed_line", PhoneNumberType.FIXED_LINE), ("mobile", PhoneNumberType.MOBILE),
+)
+
+
+def _matches(numbers: pa.Array, desc: object) -> pa.Array:
+    """libphonenumber's `_is_number_matching_desc` over an array of national numbers."""
+    pattern = getattr(desc, "national_number_pattern", None)
+    lengths = getattr(desc, "possible_length", None) or ()
+    if desc is None or pattern is None or (lengths and 10 not in lengths):
+        return pa.array([False] * len(numbers))
+    return pc.fill_null(pc.match_substring_regex(numbers, f"^(?:{pattern})$"), False)
+
+
+def _type_names(numbers: pa.Array, region: str) -> tuple[pa.Array, pa.Array]:
+    """Whether each 10-digit national number is valid in a region, and its leading_type."""
+    metadata = phonenumbers.PhoneMetadata.metadata_for_region(region)
+    valid = _matches(numbers, metadata.general_desc)
+    kind = pa.nulls(len(numbers), pa.string())
+    decided = pc.invert(valid)
+    for attr, number_type in _TYPE_ORDER:
+        hit = pc.and_(pc.invert(decided), _matches(numbers, getattr(metadata, attr)))
+        kind = pc.if_else(hit, KNOWN_TYPES.get(number_type, "unknown"), kind)
+        decided = pc.or_(decided, hit)
+    return pc.is_valid(kind), kind
+
+
+def _nanp_numbers(national: pa.Array) -> tuple[pa.Array, pa.Array]:
+    """Validity and type of 10-digit NANP numbers, exactly as phonenumbers decides them.
+
+    Country code 1 is shared by 25 regions; like `region_code_for_number`, the
+    first region whose leading digits (or, without those, whose patterns) fit
+    the number decides it. The patterns are RE2-compatible and run vectorized.
+    """
+    valid = pa.array([False] * len(national))
+    kind = pa.nulls(len(national), pa.string())
+    open_ = pc.is_valid(national)
+    for region in COUNTRY_CODE_TO_REGION_CODE[1]:
+        metadata = phonenumbers.PhoneMetadata.metadata_for_region(region)
+        in_region, region_kind = _type_names(national, region)
+        if metadata.leading_digits:
+            claims = pc.fill_null(
+                pc.match_substring_regex(national, f"^(?:{metadata.leading_digits})"), False)
+        else:
+            claims = in_region
+        claims = pc.and_(open_, claims)
+        valid = pc.if_else(claims, in_region, valid)
+        kind = pc.if_else(claims, region_kind, kind)
+        open_ = pc.and_(open_, pc.invert(claims))
+        if not pc.any(open_).as_py():
+            break
+    return valid, kind
 
 
 def clean_phones(
@@ -78,20 +130,15 @@ def clean_phones(
         nanp = pc.and_(nanp, False)
     digits = pc.replace_substring_regex(text, r"[^0-9]", "")
     national = pc.utf8_slice_codeunits(digits, -10)
-    prefix = pc.utf8_slice_codeunits(national, 0, 6)
 
     slow_input = pc.if_else(nanp, pa.scalar(None, pa.string()), text)
     slow = map_distinct(slow_input, lambda v: parse_one(v, region), _RESULT)
 
-    fast_input = pc.if_else(nanp, prefix, pa.scalar(None, pa.string()))
-    verdict = map_distinct(
-        fast_input,
-        lambda p: dict(zip(("valid", "phone_type"), _nanp_prefix(p), strict=True)),
-        pa.struct([("valid", pa.bool_()), ("phone_type", pa.string())]),
-    )
-    fast_valid = pc.fill_null(pc.struct_field(verdict, "valid"), False)
+    encoded = pc.dictionary_encode(pc.if_else(nanp, national, pa.scalar(None, pa.string())))
+    valid, kind = _nanp_numbers(encoded.dictionary)
+    fast_valid = pc.fill_null(pc.take(valid, encoded.indices), False)
     fast_e164 = pc.if_else(fast_valid, pc.binary_join_element_wise("+1", national, ""), None)
-    fast_type = pc.if_else(fast_valid, pc.struct_field(verdict, "phone_type"), None)
+    fast_type = pc.if_else(fast_valid, pc.take(kind, encoded.indices), None)
     fast_error = pc.if_else(fast_valid, pa.scalar(None, pa.string()), "invalid_phone")
 
     return pa.table({
