@@ -67,7 +67,7 @@ def _plain(word: pa.Array) -> pa.Array:
 def _fast_path(text: pa.Array) -> tuple[pa.Array, dict[str, pa.Array]]:
     """Rows that are plain "First [M] Last" or "Last, First [M]", and their parts."""
     empty = pa.nulls(len(text), pa.string())
-    chosen = pa.array([False] * len(text))
+    chosen = pa.array([False] * len(text), pa.bool_())
     parts = {key: empty for key in ("first", "middle", "last")}
     for pattern in (_FIRST_LAST, _LAST_FIRST):
         found = pc.extract_regex(text, pattern)

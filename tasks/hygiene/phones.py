@@ -67,7 +67,7 @@ def _matches(numbers: pa.Array, desc: object) -> pa.Array:
     pattern = getattr(desc, "national_number_pattern", None)
     lengths = getattr(desc, "possible_length", None) or ()
     if desc is None or pattern is None or (lengths and 10 not in lengths):
-        return pa.array([False] * len(numbers))
+        return pa.array([False] * len(numbers), pa.bool_())
     return pc.fill_null(pc.match_substring_regex(numbers, f"^(?:{pattern})$"), False)
 
 
@@ -91,7 +91,7 @@ def _nanp_numbers(national: pa.Array) -> tuple[pa.Array, pa.Array]:
     first region whose leading digits (or, without those, whose patterns) fit
     the number decides it. The patterns are RE2-compatible and run vectorized.
     """
-    valid = pa.array([False] * len(national))
+    valid = pa.array([False] * len(national), pa.bool_())
     kind = pa.nulls(len(national), pa.string())
     open_ = pc.is_valid(national)
     for region in COUNTRY_CODE_TO_REGION_CODE[1]:

@@ -34,7 +34,7 @@ class Findings:
         self._row_number = rows.column("row_number")
         self._raw = rows.column("raw")
         self._parts: list[pa.Table] = []
-        self._rejected = pa.array([False] * rows.num_rows)
+        self._rejected = pa.array([False] * rows.num_rows, pa.bool_())
 
     def add(
         self,
