@@ -82,14 +82,16 @@ def land(
     }
     landed = {"filename": filename, "sha256": sha256, "landing_uri": uri, "partner": partner,
               "feed": feed, "format": fmt}
-    with conn.transaction():
-        if match is None:
-            message = f"file name {filename!r} matches no partner's pattern in tenant {tenant.name}"
-            row = conn.execute(sql("batch_quarantine"), {**params, "error_message": message})
-            return LandedFile(row.fetchone()[0], status="QUARANTINED", message=message, **landed)
-        opened = conn.execute(sql("batch_open"), params).fetchone()
-        if opened is not None:
-            return LandedFile(opened[0], status="PENDING", **landed)
+    if match is None:
+        message = f"file name {filename!r} matches no partner's pattern in tenant {tenant.name}"
+        row = conn.execute(sql("batch_quarantine"), {**params, "error_message": message})
+        result = LandedFile(row.fetchone()[0], status="QUARANTINED", message=message, **landed)
+    elif (opened := conn.execute(sql("batch_open"), params).fetchone()) is not None:
+        result = LandedFile(opened[0], status="PENDING", **landed)
+    else:
         batch_id, first, message = conn.execute(sql("batch_duplicate"), params).fetchone()
-        return LandedFile(batch_id, status="REJECTED_DUPLICATE", duplicate_of=first,
-                          message=message, **landed)
+        result = LandedFile(batch_id, status="REJECTED_DUPLICATE", duplicate_of=first,
+                            message=message, **landed)
+    # The batch row is durable before the channel is told the file was taken.
+    conn.commit()
+    return result

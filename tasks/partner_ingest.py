@@ -9,17 +9,22 @@ picked up again.
 from __future__ import annotations
 
 import logging
+import multiprocessing
+import os
 from collections.abc import Iterable
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import date
 
 import psycopg
+from psycopg.conninfo import make_conninfo
 
+from db import connection
 from db.queries import sql
 from leadpipe.tenant import Tenant
 from tasks.ingest import BatchResult, process_batch
 from tasks.landing import LandedFile, land
-from tasks.landing_zone import LandingZone
+from tasks.landing_zone import LandingZone, zone_for
 from tasks.print_file import write_print_file
 from tasks.reports import write_batch_reports
 
@@ -42,10 +47,66 @@ def land_all(conn: psycopg.Connection, tenant: Tenant, zone: LandingZone,
 
 
 def process_pending(conn: psycopg.Connection, tenant: Tenant, zone: LandingZone,
-                    mailed_on: date | None = None) -> list[BatchResult]:
-    """Process every waiting partner batch, each on its own, and write its reports."""
+                    mailed_on: date | None = None, workers: int | None = None
+                    ) -> list[BatchResult]:
+    """Process every waiting partner batch, each on its own, and write its reports.
+
+    Mortgage files go before delivery files (deliveries confirm pieces). Within
+    each phase one partner's files stay in landing order (its serials and its
+    first-wins confirmations depend on the order), while different partners'
+    files run in parallel processes when there is enough to do.
+
+    Args:
+        conn: the database.
+        tenant: the partner configuration.
+        zone: the landing zone.
+        mailed_on: production date of pieces without a mail date (today by default).
+        workers: processes to use; default: one per CPU, one when the work is small.
+    """
+    waiting = conn.execute(sql("batches_to_process")).fetchall()
+    conn.commit()
+    results: list[BatchResult] = []
+    for phase in ("mortgage", "delivery"):
+        chains: dict[str, list[int]] = {}
+        for batch_id, partner, kind, _ in waiting:
+            if kind == phase:
+                chains.setdefault(partner, []).append(batch_id)
+        work = sum(size or 0 for _, _, kind, size in waiting if kind == phase)
+        wanted = workers or (os.cpu_count() or 1)
+        if wanted > 1 and len(chains) > 1 and work >= PARALLEL_BYTES:
+            # Workers connect to the same database as this connection, password included.
+            url = make_conninfo(conn.info.dsn, password=conn.info.password or None)
+            results += _in_processes(url, tenant, list(chains.values()), mailed_on, wanted)
+        else:
+            for chain in chains.values():
+                results += process_chain(conn, tenant, zone, chain, mailed_on)
+    return results
+
+
+# Below this much input a pool's start-up (about a second a process) is not worth it.
+PARALLEL_BYTES = 8 << 20
+
+
+def _in_processes(url: str, tenant: Tenant, chains: list[list[int]], mailed_on: date | None,
+                  workers: int) -> list[BatchResult]:
+    # Spawned, not forked: the caller may be a threaded Prefect worker.
+    context = multiprocessing.get_context("spawn")
+    jobs = [(url, tenant, chain, mailed_on) for chain in chains]
+    with ProcessPoolExecutor(max_workers=min(workers, len(chains)), mp_context=context) as pool:
+        return [result for done in pool.map(_chain_in_worker, jobs) for result in done]
+
+
+def _chain_in_worker(job: tuple[str, Tenant, list[int], date | None]) -> list[BatchResult]:
+    url, tenant, chain, mailed_on = job
+    with connection.connect(url) as conn:
+        return process_chain(conn, tenant, zone_for(tenant), chain, mailed_on)
+
+
+def process_chain(conn: psycopg.Connection, tenant: Tenant, zone: LandingZone,
+                  batch_ids: list[int], mailed_on: date | None) -> list[BatchResult]:
+    """Process batches in order, each in isolation: one failing does not stop the rest."""
     results = []
-    for (batch_id,) in conn.execute(sql("batches_to_process")).fetchall():
+    for batch_id in batch_ids:
         try:
             result = process_batch(conn, tenant, zone, batch_id, mailed_on=mailed_on)
         except Exception as exc:  # one bad file must not stop the others
@@ -64,6 +125,7 @@ def process_pending(conn: psycopg.Connection, tenant: Tenant, zone: LandingZone,
             partner = tenant.partners.get(result.partner or "")
             if result.pieces_new and partner and partner.mortgage.format == "M15":
                 write_print_file(conn, zone, batch_id, str(result.partner), result.filename)
+            conn.commit()
         results.append(result)
     return results
 

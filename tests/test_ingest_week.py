@@ -17,6 +17,7 @@ import pytest
 
 from leadpipe import tenant as tenant_config
 from sampledata.partner_day import PartnerDayOptions, generate_partner_days
+from tasks import partner_ingest
 from tasks.landing_zone import LocalZone
 from tasks.partner_ingest import InboundFile, land_all, process_pending
 
@@ -33,14 +34,15 @@ def week(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
     return out, json.loads((out / "manifest.json").read_text())
 
 
-def _run_week(conn: psycopg.Connection, zone: LocalZone, folder: Path, manifest: dict) -> None:
+def _run_week(conn: psycopg.Connection, zone: LocalZone, folder: Path, manifest: dict,
+              workers: int = 1) -> None:
     by_day: dict[str, list[str]] = defaultdict(list)
     for f in manifest["files"]:
         by_day[f["day"]].append(f["name"])
     for day, names in sorted(by_day.items()):
         files = [InboundFile(n, (folder / n).read_bytes(), "local") for n in names]
         land_all(conn, DEMO, zone, files)
-        process_pending(conn, DEMO, zone, mailed_on=date.fromisoformat(day))
+        process_pending(conn, DEMO, zone, mailed_on=date.fromisoformat(day), workers=workers)
 
 
 def _snapshot(conn: psycopg.Connection) -> dict[str, list]:
@@ -56,9 +58,13 @@ def _snapshot(conn: psycopg.Connection) -> dict[str, list]:
     return {k: conn.execute(q).fetchall() for k, q in queries.items()}
 
 
+@pytest.mark.parametrize("workers", [1, 2], ids=["in-process", "two-processes"])
 def test_every_manifest_row_ends_as_the_manifest_says(
-    week: tuple[Path, dict], db_url: str, tmp_path: Path
+    week: tuple[Path, dict], db_url: str, tmp_path: Path, workers: int,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    # Small files too go to worker processes, so the parallel path is the one tested.
+    monkeypatch.setattr(partner_ingest, "PARALLEL_BYTES", 0)
     folder, manifest = week
     expects = {row["expect"] for row in manifest["rows"]}
     assert expects == {"loaded", "delivered", "undeliverable", "rejected", "ignored",
@@ -66,7 +72,7 @@ def test_every_manifest_row_ends_as_the_manifest_says(
     assert any(f["resend_of"] for f in manifest["files"])
     zone = LocalZone(tmp_path / "landing")
     with psycopg.connect(db_url) as conn:
-        _run_week(conn, zone, folder, manifest)
+        _run_week(conn, zone, folder, manifest, workers)
         batches = {r[0]: r[1:] for r in conn.execute(
             "SELECT filename, id, status, row_count, success_count, error_count "
             "FROM import_batches").fetchall()}

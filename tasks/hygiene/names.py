@@ -9,7 +9,7 @@ nameparser once per distinct value.
 
 from __future__ import annotations
 
-from functools import cache
+from functools import cache, lru_cache
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -38,6 +38,7 @@ def _special_words() -> pa.Array:
     return pa.array(sorted(words), pa.string())
 
 
+@lru_cache(maxsize=1 << 18)
 def parse_one(raw: str) -> dict[str, str | None]:
     """The library path for one raw name."""
     if not raw.strip():

@@ -11,6 +11,8 @@ distinct raw value.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import phonenumbers
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -39,6 +41,7 @@ def _classify(number: phonenumbers.PhoneNumber) -> dict[str, str | None]:
     }
 
 
+@lru_cache(maxsize=1 << 18)
 def parse_one(raw: str, region: str = "US") -> dict[str, str | None]:
     """The library path for one raw value (blank gives no phone and no error)."""
     if not raw.strip():

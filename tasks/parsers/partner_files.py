@@ -11,16 +11,19 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import zipfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
+from itertools import islice, zip_longest
 
 import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pcsv
 from python_calamine import CalamineWorkbook
 
 from leadpipe.tenant import DeliveryFeed, MortgageFeed
 from tasks.parsers.cells import cell_text
+from tasks.parsers.rawjson import json_objects
 from tasks.parsers.text import to_utf8
 
 BATCH_ROWS = 50_000
@@ -64,59 +67,34 @@ def layout_for(feed: MortgageFeed | DeliveryFeed) -> Layout:
     return DELIVERY_LAYOUTS[feed.format]
 
 
-def _chunks(rows: Iterable[tuple[int, list[str | None]]]) -> Iterator[list]:
-    chunk: list = []
-    for item in rows:
-        chunk.append(item)
-        if len(chunk) == BATCH_ROWS:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
-
-
-def _is_blank(row: list) -> bool:
-    return all(v is None or not v.strip() for v in row[:-1])
-
-
-def _csv_rows(data: bytes) -> Iterator[tuple[int, list[str | None]]]:
-    text, repaired = to_utf8(data)
-    reader = csv.reader(io.StringIO(text.decode("utf-8"), newline=""))
+def _csv_rows(text: str, repaired: set[int]) -> Iterator[tuple[int, list[str | None], bool]]:
+    reader = csv.reader(io.StringIO(text, newline=""))
     first_line = 1
     for row in reader:
         # A record may span lines (quoted newlines): it was repaired if any of them was.
-        lines = range(first_line, reader.line_num + 1)
+        flagged = any(line in repaired for line in range(first_line, reader.line_num + 1))
         first_line = reader.line_num + 1
-        flagged = any(line in repaired for line in lines) if repaired else False
-        yield reader.line_num, [*(v if v != "" else None for v in row), flagged]
+        yield reader.line_num, [v if v != "" else None for v in row], flagged
 
 
-def _sheet_rows(data: bytes, sheet: str | None) -> Iterator[tuple[int, list[str | None]]]:
+def _sheet_rows(data: bytes, sheet: str | None) -> Iterator[tuple[int, list, bool]]:
     book = CalamineWorkbook.from_filelike(io.BytesIO(data))
     names = book.sheet_names
     if sheet is not None and sheet not in names:
         raise FileFormatError(f"no worksheet named {sheet!r} (found: {', '.join(names)})")
     found = book.get_sheet_by_name(sheet or names[0])
     for number, row in enumerate(found.iter_rows(), start=1):
-        yield number, [*(cell_text(v) for v in row), False]
+        yield number, [cell_text(v) for v in row], False
 
 
-def _fixed_width_rows(data: bytes) -> Iterator[tuple[int, list[str | None]]]:
+def _fixed_width_rows(data: bytes) -> Iterator[tuple[int, list, bool]]:
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
         members = [n for n in archive.namelist() if n.upper().endswith(".TXT")]
         if len(members) != 1:
             raise FileFormatError(f"expected one .txt file in the zip, found {len(members)}")
         text, _ = to_utf8(archive.read(members[0]))
     for number, line in enumerate(text.decode("utf-8").splitlines(), start=1):
-        yield number, [*(line[a - 1:b].strip() or None for _, a, b in D3_COLUMNS), False]
-
-
-def _source_rows(fmt: str, data: bytes, layout: Layout) -> Iterator[tuple[int, list]]:
-    if fmt in ("M15", "D1"):
-        return _csv_rows(data)
-    if fmt == "D3":
-        return _fixed_width_rows(data)
-    return _sheet_rows(data, layout.sheet)
+        yield number, [line[a - 1:b].strip() or None for _, a, b in D3_COLUMNS], False
 
 
 def _header_index(header: list[str | None], layout: Layout) -> dict[str, int]:
@@ -131,6 +109,71 @@ def _header_index(header: list[str | None], layout: Layout) -> dict[str, int]:
     if missing:
         raise FileFormatError(f"missing column(s): {', '.join(missing)}")
     return index
+
+
+def _keys(header: list[str | None], width: int) -> list[str]:
+    """JSON keys of the source columns: the header, then `column_N` for extra fields."""
+    named = [(h or f"column_{i + 1}").strip() for i, h in enumerate(header)]
+    return named + [f"column_{i + 1}" for i in range(len(named), width)]
+
+
+def _row_chunks(rows: Iterator[tuple[int, list, bool]]
+                ) -> Iterator[tuple[list[pa.Array], pa.Array]]:
+    """Python rows to column chunks (short rows padded with nulls) and repair flags."""
+    while True:
+        chunk = list(islice(rows, BATCH_ROWS))
+        if not chunk:
+            return
+        columns = zip_longest(*(row for _, row, _ in chunk))
+        arrays = [pa.array(column, pa.string()) for column in columns]
+        yield arrays, pa.array([flag for _, _, flag in chunk], pa.bool_())
+
+
+def _arrow_csv_chunks(text: bytes, width: int) -> Iterator[tuple[list[pa.Array], pa.Array]]:
+    """A well-formed UTF-8 CSV (header already known) read by Arrow's CSV reader."""
+    names = [f"c{i}" for i in range(width)]
+    reader = pcsv.open_csv(
+        io.BytesIO(text),
+        read_options=pcsv.ReadOptions(column_names=names, skip_rows=1, block_size=1 << 22),
+        convert_options=pcsv.ConvertOptions(
+            column_types=dict.fromkeys(names, pa.string()), null_values=[""],
+            strings_can_be_null=True, quoted_strings_can_be_null=True),
+    )
+    for batch in reader:
+        yield list(batch.columns), pa.array([False] * batch.num_rows, pa.bool_())
+
+
+def _chunks_and_header(fmt: str, data: bytes, layout: Layout
+                       ) -> tuple[list[str | None], Iterator[tuple[list[pa.Array], pa.Array]]]:
+    """The header and the file's rows as column chunks, for every format."""
+    if fmt in ("M15", "D1"):
+        text, repaired = to_utf8(data)
+        rows = _csv_rows(text.decode("utf-8"), set(repaired))
+    elif fmt == "D3":
+        rows = _fixed_width_rows(data)
+    else:
+        rows = _sheet_rows(data, layout.sheet)
+    if layout.header_row is None:
+        header: list[str | None] = list(D1_COLUMNS if fmt == "D1" else (c[0] for c in D3_COLUMNS))
+    else:
+        header = next((row for number, row, _ in rows if number == layout.header_row), [])
+        if not header:
+            raise FileFormatError(f"no header row (expected on row {layout.header_row})")
+        if fmt == "M15" and not repaired:
+            return header, _fast_csv(text, header, rows)
+    return header, _row_chunks(rows)
+
+
+def _fast_csv(text: bytes, header: list[str | None], rows: Iterator
+              ) -> Iterator[tuple[list[pa.Array], pa.Array]]:
+    """Arrow's reader when the file allows it; the csv module's rows when it does not."""
+    try:
+        chunks = list(_arrow_csv_chunks(text, len(header)))
+    except pa.ArrowInvalid:
+        # Ragged rows (more fields than the header): read them as Python rows.
+        yield from _row_chunks(rows)
+        return
+    yield from chunks
 
 
 def read_partner_file(fmt: str, data: bytes, feed: MortgageFeed | DeliveryFeed
@@ -150,40 +193,25 @@ def read_partner_file(fmt: str, data: bytes, feed: MortgageFeed | DeliveryFeed
         FileFormatError: the file cannot be read as its format.
     """
     layout = layout_for(feed)
-    rows = _source_rows(fmt, data, layout)
-    if layout.header_row is None:
-        names = list(D1_COLUMNS) if fmt == "D1" else [c[0] for c in D3_COLUMNS]
-        header: list[str | None] = list(names)
-    else:
-        header = []
-        for number, row in rows:
-            if number == layout.header_row:
-                header = row[:-1]
-                break
-        if not header:
-            raise FileFormatError(f"no header row (expected on row {layout.header_row})")
+    header, chunks = _chunks_and_header(fmt, data, layout)
     index = _header_index(header, layout)
-    keys = [(h or f"column_{i + 1}").strip() for i, h in enumerate(header)]
-    data_rows = ((n, r) for n, r in rows if not _is_blank(r))
-    counted = ((i, n, r) for i, (n, r) in enumerate(data_rows, start=1))
-    for chunk in _chunks((i, r) for i, _, r in counted):
-        yield _batch(chunk, index, keys)
-
-
-def _batch(chunk: list[tuple[int, list]], index: dict[str, int], keys: list[str]
-           ) -> pa.RecordBatch:
-    columns: dict[str, list] = {"row_number": [n for n, _ in chunk]}
-    for field, position in index.items():
-        columns[field] = [r[position] if position < len(r) - 1 else None for _, r in chunk]
-    columns["raw"] = [_raw_json(keys, r[:-1]) for _, r in chunk]
-    columns["encoding_repaired"] = [r[-1] for _, r in chunk]
-    schema = pa.schema([("row_number", pa.int64()), *((f, pa.string()) for f in index),
-                        ("raw", pa.string()), ("encoding_repaired", pa.bool_())])
-    return pa.RecordBatch.from_pydict(columns, schema=schema)
-
-
-def _raw_json(keys: list[str], row: list[str | None]) -> str:
-    record = dict(zip(keys, row, strict=False))
-    for extra, value in enumerate(row[len(keys):], start=len(keys) + 1):
-        record[f"column_{extra}"] = value
-    return json.dumps(record, ensure_ascii=False)
+    numbered = 0
+    for arrays, repaired in chunks:
+        keys = _keys(header, len(arrays))
+        blank = pa.array([True] * len(repaired), pa.bool_())
+        for values in arrays:
+            empty = pc.fill_null(pc.equal(pc.utf8_trim_whitespace(values), ""), True)
+            blank = pc.and_(blank, empty)
+        keep = pc.invert(blank)
+        arrays = [a.filter(keep) for a in arrays]
+        count = len(arrays[0]) if arrays else 0
+        if count == 0:
+            continue
+        columns = {"row_number": pa.array(range(numbered + 1, numbered + count + 1), pa.int64())}
+        numbered += count
+        for field, position in index.items():
+            columns[field] = (arrays[position] if position < len(arrays)
+                              else pa.nulls(count, pa.string()))
+        columns["raw"] = json_objects(dict(zip(keys, arrays, strict=True)))
+        columns["encoding_repaired"] = repaired.filter(keep)
+        yield pa.RecordBatch.from_pydict(columns)
