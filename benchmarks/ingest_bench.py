@@ -27,6 +27,7 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from db import connection, migrate
 from leadpipe import settings
 from leadpipe import tenant as tenant_config
+from sampledata.manifest import load_manifest
 from sampledata.partner_day import PartnerDayOptions, generate_partner_days
 from tasks.landing_zone import LocalZone
 from tasks.partner_ingest import InboundFile, land_all, process_pending
@@ -70,7 +71,7 @@ def sample_files(pieces: int) -> tuple[Path, list[str]]:
     if not (folder / "manifest.json").exists():
         generate_partner_days(PartnerDayOptions(day=DAY_ONE, pieces=pieces, seed=3,
                                                 out=folder, days=2, defect_rate=0.01))
-    manifest = json.loads((folder / "manifest.json").read_text())
+    manifest = load_manifest(folder)
     day_one = [f["name"] for f in manifest["files"] if f["day"] == DAY_ONE.isoformat()]
     later_deliveries = [f["name"] for f in manifest["files"]
                         if f["day"] != DAY_ONE.isoformat() and f["kind"] == "delivery"]

@@ -8,7 +8,6 @@ per day of the week, with the files put where the demo tenant's channels
 
 from __future__ import annotations
 
-import json
 import shutil
 from collections import defaultdict
 from datetime import date
@@ -21,6 +20,7 @@ from leadpipe import settings
 from leadpipe import tenant as tenant_config
 from leadpipe.tenant import Tenant
 from sampledata.legacy import LegacyOptions, generate_legacy
+from sampledata.manifest import load_manifest
 from sampledata.partner_day import PartnerDayOptions, generate_partner_days
 from tasks.ingest import BatchResult
 from tasks.landing_zone import zone_for
@@ -47,7 +47,7 @@ def run(console: Console) -> list[BatchResult]:
     partners, legacy = root / "partners", root / "legacy"
     generate_partner_days(PartnerDayOptions(day=WEEK_START, pieces=200, seed=SEED,
                                             out=partners, days=5))
-    manifest = json.loads((partners / "manifest.json").read_text())
+    manifest = load_manifest(partners)
     console.print(f"[bold]generated[/] a partner week: {len(manifest['files'])} files, "
                   f"{len(manifest['rows'])} rows in {partners}")
     if not (legacy / "legacy.json").exists():

@@ -47,7 +47,8 @@ def partner_day(
         min=0.0, help="rate of each defect class among the rows or files it can hit")] = 0.02,
     tenant: Annotated[str, typer.Option(help="tenant name or .toml path")] = "demo",
 ) -> None:
-    """Write partner files for DAYS weekdays and OUT/manifest.json with every row's truth."""
+    """Write partner files for DAYS weekdays, OUT/manifest.json and OUT/manifest/*.parquet
+    with every row's truth."""
     if defect_rate > max_rate():
         raise UserError(f"--defect-rate: at most {max_rate():.3f} (one defect per row)")
     started = time.perf_counter()
@@ -56,7 +57,7 @@ def partner_day(
         defect_rate=defect_rate, tenant=tenant))
     expect = manifest.summary()["expect"]
     console.print(
-        f"wrote {len(manifest.files)} files, {len(manifest.rows)} rows "
+        f"wrote {len(manifest.files)} files, {manifest.row_count} rows "
         f"({', '.join(f'{k} {v}' for k, v in expect.items() if v)}) to {out} "
         f"in {time.perf_counter() - started:.1f}s; truth in {out / 'manifest.json'}",
         highlight=False, soft_wrap=True)

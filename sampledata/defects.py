@@ -57,6 +57,12 @@ DEFECTS: tuple[DefectClass, ...] = (
     DefectClass("resent_renamed", FILE, _MORTGAGE | _DELIVERY),
 )
 BY_LABEL = {d.label: d for d in DEFECTS}
+LABELS = tuple(d.label for d in DEFECTS)
+
+
+def code(label: str) -> int:
+    """A defect's index in `DEFECTS`: how row arrays name it."""
+    return LABELS.index(label)
 
 
 def classes_for(file_format: str, scope: str, action: str | None = None) -> list[DefectClass]:
@@ -92,16 +98,20 @@ class Quotas:
 
 
 def assign_rows(rng: np.random.Generator, quotas: Quotas, file_format: str, n: int,
-                ) -> list[str | None]:
-    """Pick which of `n` rows carry which substitution defect (None for a clean row)."""
-    labels: list[str | None] = [None] * n
-    free = list(range(n))
+                ) -> np.ndarray:
+    """Pick which of `n` rows carry which substitution defect.
+
+    Returns:
+        Per row, the defect's index in `DEFECTS` (`code(label)`), or -1 for a clean row; an
+        array, because a file can have a million rows.
+    """
+    codes = np.full(n, -1, np.int8)
     for defect in classes_for(file_format, ROW, SUBSTITUTE):
+        free = np.flatnonzero(codes < 0)
         count = min(quotas.take(defect.label, n), len(free))
-        picked = rng.choice(len(free), size=count, replace=False) if count else []
-        for index in sorted(picked, reverse=True):
-            labels[free.pop(index)] = defect.label
-    return labels
+        if count:
+            codes[free[rng.choice(len(free), size=count, replace=False)]] = code(defect.label)
+    return codes
 
 
 def barcode_reason(value: str) -> str | None:

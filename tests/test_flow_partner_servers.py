@@ -19,6 +19,7 @@ from servers.sftp import SFTPServer
 
 from flows.daily_partner_ingest import daily_partner_ingest
 from leadpipe import tenant as tenant_config
+from sampledata.manifest import load_manifest
 from sampledata.partner_day import PartnerDayOptions, generate_partner_days
 
 pytest_plugins = ["servers.tls", "servers.ftps", "servers.sftp", "servers.graph"]
@@ -92,7 +93,7 @@ def test_a_week_over_ftps_graph_and_sftp_ends_as_the_manifest_says(
     week = tmp_path / "week"
     generate_partner_days(PartnerDayOptions(day=date(2026, 11, 16), pieces=80, seed=9,
                                             out=week, days=3, defect_rate=0.1))
-    manifest = json.loads((week / "manifest.json").read_text())
+    manifest = load_manifest(week)
     by_day: dict[str, list[str]] = defaultdict(list)
     for f in manifest["files"]:
         by_day[f["day"]].append(f["name"])

@@ -26,6 +26,7 @@ from leadpipe.tenant import M32_EXTRA_FIELDS, MORTGAGE_FIELDS
 from sampledata import formats
 from sampledata.cli import app
 from sampledata.defects import DEFECTS, FILE, max_rate
+from sampledata.manifest import PIECES_TABLE, ROWS_TABLE, load_manifest, read_pieces, read_rows
 from sampledata.partner_day import (
     PREWINDOW_SERIAL,
     PartnerDayOptions,
@@ -44,7 +45,7 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]
     out = tmp_path_factory.mktemp("partner_days")
     generate_partner_days(PartnerDayOptions(day=date(2024, 1, 8), pieces=200, seed=5, out=out,
                                             days=5, defect_rate=RATE))
-    return out, json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    return out, load_manifest(out)
 
 
 def _rows_by_file(manifest: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
@@ -87,7 +88,7 @@ def _sheet_rows(data: bytes, sheet: str | None = None) -> tuple[list[str], list[
 
 def test_every_file_is_named_by_its_partner_pattern_and_hashed(run):
     out, manifest = run
-    names = sorted(p.name for p in out.iterdir() if p.name != "manifest.json")
+    names = sorted(p.name for p in out.iterdir() if p.is_file() and p.name != "manifest.json")
     assert names == sorted(f["name"] for f in manifest["files"])
     for entry in manifest["files"]:
         data = (out / entry["name"]).read_bytes()
@@ -98,6 +99,29 @@ def test_every_file_is_named_by_its_partner_pattern_and_hashed(run):
         assert entry["format"] == feed.format
     days = {f["day"] for f in manifest["files"]}
     assert days == {d.isoformat() for d in (date(2024, 1, 8 + i) for i in range(5))}
+
+
+def test_rows_and_pieces_are_tables_beside_manifest_json(run):
+    out, manifest = run
+    on_disk = {p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()}
+    assert on_disk == {f["name"] for f in manifest["files"]} | {"manifest.json", ROWS_TABLE,
+                                                                PIECES_TABLE}
+    stored = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    assert stored["tables"] == {"rows": ROWS_TABLE, "pieces": PIECES_TABLE}
+    assert "rows" not in stored and "pieces" not in stored
+    rows = read_rows(out)
+    assert rows.num_rows == len(manifest["rows"]) == sum(f["rows"] for f in manifest["files"])
+    expects = Counter(rows["expect"].to_pylist())
+    assert expects == {k: n for k, n in manifest["summary"]["expect"].items() if n}
+    assert read_pieces(out).num_rows == len(manifest["pieces"])
+    kinds = {f["name"]: f["kind"] for f in manifest["files"]}
+    mortgage_keys, delivery_keys = {"mailed_on", "borrower", "zip5", "phone_e164"}, \
+        {"piece_partner", "status", "delivered_on"}
+    for row in manifest["rows"]:
+        mortgage = kinds[row["file"]] == "mortgage"
+        assert mortgage_keys <= row.keys() if mortgage else delivery_keys <= row.keys()
+        assert not (delivery_keys if mortgage else mortgage_keys) & row.keys()
+        assert all(isinstance(w, dict) and "reason" not in w for w in row["warnings"])
 
 
 def test_every_weekday_brings_the_expected_files(run):
@@ -366,7 +390,8 @@ def test_confirmations_follow_first_wins_and_refer_back_to_earlier_pieces(run):
 
 
 def _hashes(folder: Path) -> dict[str, str]:
-    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in folder.iterdir()}
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in folder.rglob("*") if p.is_file()}
 
 
 def test_same_seed_same_bytes(tmp_path):
@@ -386,7 +411,7 @@ def test_cli_writes_a_day_and_refuses_a_rate_too_high(tmp_path):
                                  "--seed", "3", "--out", str(tmp_path / "day")])
     assert result.exit_code == 0, result.output
     assert "manifest.json" in result.output
-    manifest = json.loads((tmp_path / "day" / "manifest.json").read_text(encoding="utf-8"))
+    manifest = load_manifest(tmp_path / "day")
     assert manifest["days"] == ["2024-01-09"]
     assert sum(r["expect"] == "loaded" for r in manifest["rows"]) >= 18
     result = runner.invoke(app, ["partner-day", "--date", "2024-01-09", "--out",

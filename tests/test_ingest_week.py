@@ -7,7 +7,6 @@ rejected duplicate.
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from datetime import date
 from pathlib import Path
@@ -17,6 +16,7 @@ import pytest
 from manifest_check import assert_manifest_outcomes
 
 from leadpipe import tenant as tenant_config
+from sampledata.manifest import load_manifest
 from sampledata.partner_day import PartnerDayOptions, generate_partner_days
 from tasks import partner_ingest
 from tasks.landing_zone import LocalZone
@@ -28,9 +28,9 @@ DEMO = tenant_config.load("demo")
 @pytest.fixture(scope="module")
 def week(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
     out = tmp_path_factory.mktemp("week")
-    generate_partner_days(PartnerDayOptions(day=date(2026, 11, 16), pieces=120, seed=7,
+    generate_partner_days(PartnerDayOptions(day=date(2026, 11, 16), pieces=120, seed=8,
                                             out=out, days=4, defect_rate=0.1))
-    return out, json.loads((out / "manifest.json").read_text())
+    return out, load_manifest(out)
 
 
 def _run_week(conn: psycopg.Connection, zone: LocalZone, folder: Path, manifest: dict,
