@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import date
 
+import psycopg
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
@@ -18,6 +19,7 @@ from tasks.collect import collect_channel, partner_channels
 from tasks.ingest import BatchResult, checklist
 from tasks.landing_zone import zone_for
 from tasks.partner_ingest import not_processed, process_pending
+from tasks.reports import batch_report
 
 
 @task(name="collect-channel", task_run_name="collect-{channel}", cache_result_in_memory=False)
@@ -34,16 +36,32 @@ def collect(tenant: str, channel: str) -> list[dict]:
 def process(tenant: str, mailed_on: date | None) -> list[dict]:
     """Process every waiting partner batch, each in its own transaction."""
     t = tenant_config.load(tenant)
+    zone = zone_for(t)
     with connection.connect() as conn:
-        results = process_pending(conn, t, zone_for(t), mailed_on)
-    for result in results:
-        if result.status != "FAILED":
-            create_markdown_artifact(
-                key=f"batch-{result.batch_id}-checklist",
-                markdown=_checklist_markdown(result),
-                description=f"validation checklist of {result.filename}",
-            )
+        results = process_pending(conn, t, zone, mailed_on)
+        for result in results:
+            if result.status != "FAILED":
+                _publish_reports(conn, result, zone.location(f"reports/batch_{result.batch_id}"))
     return [r.to_dict() for r in results]
+
+
+def _publish_reports(conn: psycopg.Connection, result: BatchResult, where: str) -> None:
+    """The batch's D4 reports as artifacts; the full CSVs stay in the landing zone."""
+    success, errors = batch_report(conn, result).as_dicts(limit=ARTIFACT_ERROR_ROWS)
+    key = f"batch-{result.batch_id}"
+    create_markdown_artifact(key=f"{key}-checklist", markdown=_checklist_markdown(result),
+                             description=f"validation checklist of {result.filename}")
+    create_table_artifact(key=f"{key}-success", table=success,
+                          description=f"success report of {result.filename}; CSV in {where}")
+    if errors:
+        create_table_artifact(
+            key=f"{key}-errors", table=errors,
+            description=f"error report of {result.filename} (first {len(errors)} rows; "
+                        f"all {result.rows_rejected + result.warnings} in {where})")
+
+
+# Artifacts are for reading; the whole error report is the CSV beside the raw file.
+ARTIFACT_ERROR_ROWS = 500
 
 
 @task(name="refresh-report-views")

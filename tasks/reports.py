@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from dataclasses import dataclass
 
 import psycopg
 
@@ -30,9 +31,22 @@ def _csv(header: list[str], rows: list[list[object]]) -> bytes:
     return out.getvalue().encode("utf-8")
 
 
-def write_batch_reports(conn: psycopg.Connection, zone: LandingZone, result: BatchResult
-                        ) -> dict[str, str]:
-    """Write the three reports of a processed batch; returns their URIs by kind."""
+@dataclass(frozen=True)
+class BatchReport:
+    """The rows of a batch's success and error reports."""
+
+    success: list[list[object]]
+    errors: list[list[object]]
+
+    def as_dicts(self, limit: int | None = None) -> tuple[list[dict], list[dict]]:
+        """The reports as lists of dicts (at most `limit` error rows), for artifacts."""
+        success = [dict(zip(SUCCESS_HEADER, row, strict=True)) for row in self.success]
+        errors = [dict(zip(ERROR_HEADER, row, strict=True)) for row in self.errors[:limit]]
+        return success, errors
+
+
+def batch_report(conn: psycopg.Connection, result: BatchResult) -> BatchReport:
+    """The success row (the seed's D4 columns) and every finding of a processed batch."""
     duration = conn.execute(
         "SELECT extract(epoch FROM finished_at - started_at) FROM import_batches WHERE id = %s",
         (result.batch_id,),
@@ -42,10 +56,17 @@ def write_batch_reports(conn: psycopg.Connection, zone: LandingZone, result: Bat
                 0, result.rows_loaded - inserted, result.rows_rejected, result.warnings,
                 round(float(duration or 0), 3), result.status]]
     errors = conn.execute(sql("batch_errors_report"), {"batch_id": result.batch_id}).fetchall()
+    return BatchReport(success, [list(r) for r in errors])
+
+
+def write_batch_reports(conn: psycopg.Connection, zone: LandingZone, result: BatchResult
+                        ) -> dict[str, str]:
+    """Write the three reports of a processed batch; returns their URIs by kind."""
+    report = batch_report(conn, result)
     prefix = f"reports/batch_{result.batch_id}"
     return {
-        "success": zone.put(f"{prefix}/success.csv", _csv(SUCCESS_HEADER, success)),
-        "errors": zone.put(f"{prefix}/errors.csv", _csv(ERROR_HEADER, [list(r) for r in errors])),
+        "success": zone.put(f"{prefix}/success.csv", _csv(SUCCESS_HEADER, report.success)),
+        "errors": zone.put(f"{prefix}/errors.csv", _csv(ERROR_HEADER, report.errors)),
         "checklist": zone.put(f"{prefix}/checklist.json",
                               json.dumps(checklist(result), indent=2).encode("utf-8")),
     }

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from datetime import date
 from pathlib import Path
 
 import psycopg
 import pytest
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
 from test_ingest import _harbor_file
 
 import imb
@@ -47,6 +50,18 @@ def test_flow_collects_processes_and_is_idempotent(
                                                     "Ann Lee")
     assert imb.decode(bars).full == tracking + routing
 
+    harbor = next(r["batch_id"] for r in results if r["filename"].startswith("HARBOR"))
+    artifacts = _latest_artifacts([f"batch-{harbor}-errors", f"batch-{harbor}-success",
+                                   f"batch-{harbor}-checklist", "daily-partner-ingest-summary"])
+    errors = json.loads(artifacts[f"batch-{harbor}-errors"])
+    assert [(e["row_number"], e["error_type"]) for e in errors] == [
+        (2, "BARCODE_REPAIRED"), (2, "PHONE_INVALID"), (2, "INVALID_VALUE"),
+        (3, "MISSING_REQUIRED"), (4, "BARCODE_EXCEL_NUMBER"), (5, "BARCODE_INVALID")]
+    success = json.loads(artifacts[f"batch-{harbor}-success"])
+    assert (success[0]["total_rows"], success[0]["errors"]) == (5, 3)
+    assert "Row count reconciles | PASS" in artifacts[f"batch-{harbor}-checklist"]
+    assert len(json.loads(artifacts["daily-partner-ingest-summary"])) == 3
+
     with psycopg.connect(db_url) as conn:
         before = conn.execute("SELECT count(*), max(id) FROM mail_pieces").fetchone()
         assert conn.execute(
@@ -63,3 +78,14 @@ def test_flow_collects_processes_and_is_idempotent(
         ("keystone-mtg-2026-11-21.csv", "REJECTED_DUPLICATE")]
     with psycopg.connect(db_url) as conn:
         assert conn.execute("SELECT count(*), max(id) FROM mail_pieces").fetchone() == before
+
+
+def _latest_artifacts(keys: list[str]) -> dict[str, str]:
+    """The data of the latest artifact under each key, from the Prefect API."""
+    with get_client(sync_client=True) as client:
+        found = client.read_artifacts(
+            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=keys)))
+    latest: dict[str, str] = {}
+    for artifact in sorted(found, key=lambda a: a.created):
+        latest[artifact.key] = artifact.data
+    return latest
