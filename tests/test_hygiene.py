@@ -8,7 +8,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tasks.hygiene import clean_emails, clean_phones, clean_zips, parse_names
-from tasks.hygiene.addresses import normalize_addresses
 from tasks.hygiene.names import parse_one as parse_name
 from tasks.hygiene.phones import parse_one as parse_phone
 
@@ -119,22 +118,3 @@ def test_name_fast_path_equals_nameparser(values: list[str]) -> None:
     for value, got in zip(values, rows(parse_names(values)), strict=True):
         assert got == parse_name(value), value
 
-
-def test_addresses_use_publication_28_and_fall_back_without_losing_anything() -> None:
-    out = rows(normalize_addresses(
-        pa.array(["123 north main street apt 4", "PO Box 12 blah", None, "55 Elm Street"]),
-        pa.array([None, None, None, "Apartment 3"], pa.string()),
-        pa.array(["springfield", "x", "boston", "Cambridge"]),
-        pa.array(["il", "ma", "MA", "ma"]),
-        pa.array(["62704", "02134", None, "02139"]),
-    ))
-    assert out == [
-        {"street": "123 N MAIN ST", "street2": "APT 4", "city": "SPRINGFIELD", "state": "IL",
-         "error": None},
-        {"street": "PO BOX 12 BLAH", "street2": None, "city": "X", "state": "MA",
-         "error": "unparsed_address"},
-        {"street": None, "street2": None, "city": "BOSTON", "state": "MA",
-         "error": "missing_street"},
-        {"street": "55 ELM ST", "street2": "APT 3", "city": "CAMBRIDGE", "state": "MA",
-         "error": None},
-    ]
