@@ -6,6 +6,7 @@ stderr and exit 2; only bugs show a traceback.
 
 from __future__ import annotations
 
+import json
 import sys
 from enum import StrEnum
 from pathlib import Path
@@ -169,6 +170,91 @@ def replay(
         if result.status != "FAILED":
             write_batch_reports(conn, zone, result)
     console.print(_summary_table([result]))
+
+
+person_app = typer.Typer(help="People: lineage of a person record.", no_args_is_help=True)
+app.add_typer(person_app, name="person")
+
+
+@person_app.command("lineage")
+def person_lineage_command(person_id: Annotated[int, typer.Argument(help="persons.id")]) -> None:
+    """Print a person's lineage JSON (the seed's section E4)."""
+    from tasks.lineage import person_lineage
+
+    with connection.connect() as conn:
+        document = person_lineage(conn, person_id)
+    console.print_json(json.dumps(document))
+
+
+def _migration_table(runs: list) -> Table:
+    table = Table(title="reconciliation per source: read = loaded + rejected")
+    for column in ("batch", "source", "kind", "status", "read", "loaded", "rejected", "warn",
+                   "inserted", "updated", "reconciled"):
+        table.add_column(column, justify="left" if column in ("source", "kind", "status")
+                         else "right")
+    for r in runs:
+        table.add_row(str(r.batch_id), r.source, r.kind, r.status, str(r.rows_read),
+                      str(r.rows_loaded), str(r.rows_rejected), str(r.warnings),
+                      str(r.inserted), str(r.updated), "yes" if r.reconciled else "NO")
+    return table
+
+
+@app.command("migrate")
+def migrate_command(
+    sources: Annotated[list[str], typer.Argument(
+        help="CSV, .sql dump or SQLite files, folders of them, or mysql:// URLs")],
+    tenant: Annotated[str | None, typer.Option(help="tenant name or .toml path")] = None,
+    batch_rows: Annotated[int, typer.Option(help="rows per committed chunk")] = 50_000,
+    resume: Annotated[bool, typer.Option(
+        help="continue a source's interrupted run from its checkpoint (always on for files)")]
+        = True,
+) -> None:
+    """Migrate legacy person sources through the validated, idempotent upsert path."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    from tasks.migration import migrate_source
+    from tasks.sources import open_source
+
+    t = tenant_config.load(tenant)
+    opened = [open_source(ref, t) for ref in expand_sources(sources)]
+    if not resume:
+        console.print("--no-resume: interrupted runs of these sources start again from the top")
+    url = connection.database_url()
+    migrate.upgrade(url)
+    runs = []
+    with connection.connect(url) as conn, Progress(
+            "[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
+            TimeRemainingColumn(), console=console) as progress:
+        for source in opened:
+            task = progress.add_task(Path(source.name).name[:40], total=source.estimate())
+            if not resume:
+                conn.execute("UPDATE import_batches SET status = 'FAILED', error_message = "
+                             "'superseded by a new run' WHERE filename = %s AND status IN "
+                             "('PENDING', 'RUNNING')", (source.name,))
+                conn.commit()
+            runs.append(migrate_source(conn, source, batch_rows=batch_rows,
+                                       progress=lambda n, task=task: progress.advance(task, n)))
+    console.print(_migration_table(runs))
+
+
+def expand_sources(refs: list[str]) -> list[str]:
+    """Files, the supported files of folders (recursively, sorted), and URLs as given."""
+    found: list[str] = []
+    for ref in refs:
+        path = Path(ref)
+        if "://" in ref or ref == "mysql":
+            found.append(ref)
+        elif path.is_dir():
+            found += sorted(str(p) for p in path.rglob("*")
+                            if p.is_file() and p.suffix.lower() in MIGRATION_SUFFIXES)
+        elif path.is_file():
+            found.append(str(path))
+        else:
+            raise UserError(f"no such file or folder: {ref}")
+    return found
+
+
+MIGRATION_SUFFIXES = (".csv", ".sql", ".sqlite", ".sqlite3", ".db")
 
 
 @app.command("demo")

@@ -1,0 +1,146 @@
+"""The legacy migration: every source reconciles, re-runs change nothing, a kill resumes."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+
+from leadpipe import tenant as tenant_config
+from sampledata.legacy import LegacyOptions, generate_legacy
+from tasks.migration import migrate_source
+from tasks.sources import open_source
+
+ROOT = Path(__file__).resolve().parent.parent
+DEMO = tenant_config.load("demo")
+
+# The people tables without surrogate ids or timestamps (a killed transaction uses up
+# sequence values, so ids may differ between equal end states).
+STATE = {
+    "persons": """SELECT first_name, middle_name, last_name, name_suffix, primary_email,
+                         primary_phone_e164, zip5, source_updated_at
+                  FROM persons ORDER BY 1, 2, 3, 5, 6, 7, 8""",
+    "phones": """SELECT p.primary_email, p.last_name, n.phone_raw, n.phone_e164
+                 FROM phone_numbers n JOIN persons p ON p.id = n.person_id ORDER BY 1, 2, 3""",
+    "emails": """SELECT p.last_name, p.zip5, e.email, e.is_valid
+                 FROM email_addresses e JOIN persons p ON p.id = e.person_id ORDER BY 1, 2, 3""",
+    "errors": """SELECT b.filename, e.row_number, e.severity, e.error_type, e.field_name
+                 FROM import_errors e JOIN import_batches b ON b.id = e.batch_id
+                 ORDER BY 1, 2, 4, 5""",
+    "batches": """SELECT filename, status, row_count, success_count, error_count
+                  FROM import_batches WHERE status NOT IN ('REJECTED_DUPLICATE', 'FAILED')
+                  ORDER BY 1""",
+}
+
+
+def _state(url: str) -> dict[str, list]:
+    with psycopg.connect(url) as conn:
+        return {name: conn.execute(query).fetchall() for name, query in STATE.items()}
+
+
+@pytest.fixture(scope="module")
+def legacy(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("legacy")
+    generate_legacy(LegacyOptions(rows=3000, seed=4, out=out))
+    return out
+
+
+def _files(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.rglob("*") if p.suffix in (".csv", ".sql", ".sqlite"))
+
+
+def test_every_source_reconciles_and_a_rerun_changes_nothing(legacy: Path, db_url: str) -> None:
+    with psycopg.connect(db_url) as conn:
+        runs = [migrate_source(conn, open_source(str(f), DEMO), batch_rows=700)
+                for f in _files(legacy)]
+        assert {r.status for r in runs} <= {"COMPLETE", "COMPLETE_WITH_ERRORS"}
+        for run in runs:
+            assert run.reconciled, run
+            assert run.rows_read > 0
+        total = sum(r.rows_read for r in runs)
+        assert total == 3000
+        people = conn.execute("SELECT count(*) FROM persons").fetchone()[0]
+        assert 0 < people < total
+        audit = conn.execute(
+            "SELECT sum(record_count) FILTER (WHERE operation = 'INSERT') FROM import_audit_log"
+        ).fetchone()[0]
+        assert audit == people
+        lineage_rows = conn.execute("SELECT count(*) FROM person_lineage").fetchone()[0]
+    before = _state(db_url)
+
+    with psycopg.connect(db_url) as conn:
+        again = [migrate_source(conn, open_source(str(f), DEMO)) for f in _files(legacy)]
+        assert {r.status for r in again} == {"REJECTED_DUPLICATE"}
+        assert conn.execute("SELECT count(*) FROM person_lineage").fetchone()[0] == lineage_rows
+    assert _state(db_url) == before
+
+
+def test_the_same_rows_in_a_new_file_change_nothing(legacy: Path, db_url: str,
+                                                     tmp_path: Path) -> None:
+    first = next(f for f in _files(legacy) if f.suffix == ".csv")
+    copy = tmp_path / "renamed.csv"
+    copy.write_bytes(first.read_bytes() + b"\n")
+    with psycopg.connect(db_url) as conn:
+        migrate_source(conn, open_source(str(first), DEMO))
+        people = conn.execute("SELECT count(*) FROM persons").fetchone()
+        lineage = conn.execute("SELECT count(*) FROM person_lineage").fetchone()
+        run = migrate_source(conn, open_source(str(copy), DEMO))
+        assert run.status in ("COMPLETE", "COMPLETE_WITH_ERRORS")
+        assert (run.inserted, run.updated) == (0, 0)
+        assert conn.execute("SELECT count(*) FROM persons").fetchone() == people
+        assert conn.execute("SELECT count(*) FROM person_lineage").fetchone() == lineage
+
+
+def test_mysql_source_by_key_range(legacy: Path, db_url: str, mariadb_url: str,
+                                   tmp_path: Path) -> None:
+    database = f"lp_mig_{os.getpid()}"
+    out = tmp_path / "with_mysql"
+    generate_legacy(LegacyOptions(rows=1500, seed=6, out=out,
+                                  mysql_url=f"{mariadb_url.rstrip('/')}/{database}",
+                                  sources=("mysql",)))
+    url = f"{mariadb_url.rstrip('/')}/{database}.contacts"
+    with psycopg.connect(db_url) as conn:
+        run = migrate_source(conn, open_source(url, DEMO), batch_rows=400)
+        assert run.reconciled and run.rows_read == 1500
+        again = migrate_source(conn, open_source(url, DEMO), batch_rows=400)
+        assert (again.status, again.inserted, again.updated) == (run.status, 0, 0)
+
+
+def test_a_killed_migration_resumes_to_the_uninterrupted_state(
+    legacy: Path, db_url: str, empty_db: str, tmp_path: Path, cli: Any
+) -> None:
+    from db import migrate
+
+    migrate.upgrade(empty_db)
+    args = ["migrate", str(legacy), "--batch-rows", "150"]
+    whole = cli(*args, env={"DATABASE_URL": empty_db, "LEADPIPE_HOME": str(tmp_path / "a")})
+    assert whole.returncode == 0, whole.stderr
+
+    env = {**os.environ, "DATABASE_URL": db_url, "LEADPIPE_HOME": str(tmp_path / "b")}
+    killed = subprocess.Popen([sys.executable, "-m", "leadpipe", *args], cwd=ROOT, env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while True:
+        with psycopg.connect(db_url, autocommit=True) as conn:
+            done = conn.execute("SELECT count(*) FROM import_checkpoints").fetchone()[0] \
+                if conn.execute("SELECT to_regclass('import_checkpoints')").fetchone()[0] \
+                else 0
+        if done >= 2:
+            break
+        assert killed.poll() is None, "the run ended before it could be killed"
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    killed.send_signal(signal.SIGKILL)
+    killed.wait(timeout=30)
+
+    again = cli(*args, env={"DATABASE_URL": db_url, "LEADPIPE_HOME": str(tmp_path / "b")})
+    assert again.returncode == 0, again.stderr
+    assert "reconciliation per source" in again.stdout
+    assert _state(db_url) == _state(empty_db)
