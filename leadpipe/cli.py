@@ -212,7 +212,7 @@ def migrate_command(
     """Migrate legacy person sources through the validated, idempotent upsert path."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
-    from tasks.migration import migrate_source
+    from tasks.migration import expand_sources, migrate_source
     from tasks.sources import open_source
 
     t = tenant_config.load(tenant)
@@ -237,34 +237,15 @@ def migrate_command(
     console.print(_migration_table(runs))
 
 
-def expand_sources(refs: list[str]) -> list[str]:
-    """Files, the supported files of folders (recursively, sorted), and URLs as given."""
-    found: list[str] = []
-    for ref in refs:
-        path = Path(ref)
-        if "://" in ref or ref == "mysql":
-            found.append(ref)
-        elif path.is_dir():
-            found += sorted(str(p) for p in path.rglob("*")
-                            if p.is_file() and p.suffix.lower() in MIGRATION_SUFFIXES)
-        elif path.is_file():
-            found.append(str(path))
-        else:
-            raise UserError(f"no such file or folder: {ref}")
-    return found
-
-
-MIGRATION_SUFFIXES = (".csv", ".sql", ".sqlite", ".sqlite3", ".db")
-
-
 @app.command("demo")
 def demo() -> None:
     """Set up everything on this machine and show what the pipeline does."""
     from leadpipe import demo as demo_run
 
-    results = demo_run.run(console)
+    results, runs = demo_run.run(console)
     console.print(_summary_table(sorted(results, key=lambda r: r.batch_id)))
-    demo_run.where_to_look(console, results)
+    console.print(_migration_table(runs))
+    demo_run.where_to_look(console, results, runs)
 
 
 def main() -> None:

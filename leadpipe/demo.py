@@ -24,14 +24,16 @@ from sampledata.manifest import load_manifest
 from sampledata.partner_day import PartnerDayOptions, generate_partner_days
 from tasks.ingest import BatchResult
 from tasks.landing_zone import zone_for
+from tasks.migration import SourceRun, expand_sources, migrate_source
+from tasks.sources import open_source
 
 WEEK_START = date(2026, 11, 16)
 LEGACY_ROWS = 100_000
 SEED = 1
 
 
-def run(console: Console) -> list[BatchResult]:
-    """Set up, generate, ingest; returns the per-file results."""
+def run(console: Console) -> tuple[list[BatchResult], list[SourceRun]]:
+    """Set up, generate, ingest the partner week, migrate the legacy sample."""
     t = tenant_config.load("demo")
     console.print(f"[bold]tenant[/] {t.name}: partners {', '.join(t.partners)}")
     # Imported late: the flow runs under an ephemeral Prefect API unless
@@ -62,7 +64,11 @@ def run(console: Console) -> list[BatchResult]:
         deliver(t, partners, names)
         console.print(f"[bold]flow[/] daily-partner-ingest for {day}: {len(names)} files")
         results += daily_partner_ingest(tenant="demo", mailed_on=date.fromisoformat(day))
-    return [BatchResult(**r) for r in results]
+    console.print(f"[bold]migrate[/] the legacy sample from {legacy}")
+    with connection.connect(url) as conn:
+        runs = [migrate_source(conn, open_source(ref, t))
+                for ref in expand_sources([str(legacy)])]
+    return [BatchResult(**r) for r in results], runs
 
 
 def deliver(t: Tenant, folder: Path, names: list[str]) -> None:
@@ -76,7 +82,7 @@ def deliver(t: Tenant, folder: Path, names: list[str]) -> None:
         shutil.copyfile(folder / name, inbox / name)
 
 
-def where_to_look(console: Console, results: list[BatchResult]) -> None:
+def where_to_look(console: Console, results: list[BatchResult], runs: list[SourceRun]) -> None:
     """The closing lines: what changed, and where the reports and data are."""
     processed = [r for r in results if r.status not in ("REJECTED_DUPLICATE", "QUARANTINED")]
     if not processed:
@@ -90,6 +96,13 @@ def where_to_look(console: Console, results: list[BatchResult]) -> None:
                       f"{loaded} loaded + {rejected} rejected; "
                       f"{sum(r.pieces_new for r in processed)} pieces mailed, "
                       f"{sum(r.deliveries_applied for r in processed)} confirmations applied")
+    migrated = [r for r in runs if r.status != "REJECTED_DUPLICATE"]
+    if migrated:
+        console.print(f"[bold]migrated[/] {sum(r.rows_read for r in migrated):,} legacy rows "
+                      f"from {len(migrated)} sources: {sum(r.inserted for r in migrated):,} "
+                      f"people inserted, {sum(r.updated for r in migrated):,} updates")
+    else:
+        console.print("[bold]legacy[/] nothing new: every source was migrated before")
     zone = zone_for(tenant_config.load("demo"))
     console.print(f"[bold]reports[/] {zone.location('reports')} (success CSV, error CSV, "
                   "checklist JSON per batch)")

@@ -23,6 +23,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from db.queries import sql
+from leadpipe.errors import UserError
 from tasks.copy import copy_arrow
 from tasks.sources import RetryableSourceError, Source
 from tasks.validation.person import check_person
@@ -207,3 +208,27 @@ def migration_checklist(run: SourceRun) -> dict[str, object]:
     ]
     return {"import_id": run.batch_id, "filename": run.source, "checks": checks,
             "overall_status": run.status}
+
+
+MIGRATION_SUFFIXES = (".csv", ".sql", ".sqlite", ".sqlite3", ".db")
+
+
+def expand_sources(refs: list[str]) -> list[str]:
+    """Files, the supported files of folders (recursively, sorted), and URLs as given.
+
+    Raises:
+        UserError: a reference is neither a URL nor an existing file or folder.
+    """
+    found: list[str] = []
+    for ref in refs:
+        path = Path(ref)
+        if "://" in ref or ref == "mysql":
+            found.append(ref)
+        elif path.is_dir():
+            found += sorted(str(p) for p in path.rglob("*")
+                            if p.is_file() and p.suffix.lower() in MIGRATION_SUFFIXES)
+        elif path.is_file():
+            found.append(str(path))
+        else:
+            raise UserError(f"no such file or folder: {ref}")
+    return found
