@@ -21,7 +21,7 @@ STAGED = ("source_system", "source_key", "first_name", "middle_name", "last_name
 FIELDS = ("first_name", "middle_name", "last_name", "name_suffix", "full_name_raw",
           "primary_email", "primary_phone_e164", "zip5", "source_updated_at")
 SNAPSHOT_TABLES = ("persons", "phone_numbers", "email_addresses", "addresses",
-                   "person_lineage", "import_audit_log", "dedup_queue")
+                   "person_lineage", "import_audit_log")
 
 
 def day(n: int | None) -> datetime | None:
