@@ -9,17 +9,16 @@ from __future__ import annotations
 
 from datetime import date
 
-import psycopg
 from prefect import flow, get_run_logger, task
-from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.artifacts import create_table_artifact
 
 from db import connection
 from leadpipe import tenant as tenant_config
+from tasks.artifacts import publish_import_reports
 from tasks.collect import collect_channel, partner_channels
-from tasks.ingest import BatchResult, checklist
 from tasks.landing_zone import zone_for
 from tasks.partner_ingest import not_processed, process_pending
-from tasks.reports import batch_report
+from tasks.reports import Outcome
 
 
 @task(name="collect-channel", task_run_name="collect-{channel}", cache_result_in_memory=False)
@@ -41,27 +40,9 @@ def process(tenant: str, mailed_on: date | None) -> list[dict]:
         results = process_pending(conn, t, zone, mailed_on)
         for result in results:
             if result.status != "FAILED":
-                _publish_reports(conn, result, zone.location(f"reports/batch_{result.batch_id}"))
+                publish_import_reports(conn, Outcome.of_partner_batch(result),
+                                       zone.location(f"reports/batch_{result.batch_id}"))
     return [r.to_dict() for r in results]
-
-
-def _publish_reports(conn: psycopg.Connection, result: BatchResult, where: str) -> None:
-    """The batch's D4 reports as artifacts; the full CSVs stay in the landing zone."""
-    success, errors = batch_report(conn, result).as_dicts(limit=ARTIFACT_ERROR_ROWS)
-    key = f"batch-{result.batch_id}"
-    create_markdown_artifact(key=f"{key}-checklist", markdown=_checklist_markdown(result),
-                             description=f"validation checklist of {result.filename}")
-    create_table_artifact(key=f"{key}-success", table=success,
-                          description=f"success report of {result.filename}; CSV in {where}")
-    if errors:
-        create_table_artifact(
-            key=f"{key}-errors", table=errors,
-            description=f"error report of {result.filename} (first {len(errors)} rows; "
-                        f"all {result.rows_rejected + result.warnings} in {where})")
-
-
-# Artifacts are for reading; the whole error report is the CSV beside the raw file.
-ARTIFACT_ERROR_ROWS = 500
 
 
 @task(name="refresh-report-views")
@@ -69,15 +50,6 @@ def refresh_reports() -> None:
     """Refresh the report materialized views concurrently."""
     with connection.connect() as conn:
         conn.execute("SELECT refresh_report_views()")
-
-
-def _checklist_markdown(result: BatchResult) -> str:
-    lines = [f"### {result.filename} (batch {result.batch_id}): {result.status}", "",
-             "| check | status | detail |", "|---|---|---|"]
-    for check in checklist(result)["checks"]:  # type: ignore[union-attr]
-        detail = ", ".join(f"{k}={v}" for k, v in check.items() if k not in ("check", "status"))
-        lines.append(f"| {check['check']} | {check['status']} | {detail} |")
-    return "\n".join(lines)
 
 
 @flow(name="daily-partner-ingest", log_prints=True)
