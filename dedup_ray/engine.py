@@ -47,6 +47,7 @@ from dedup_ray.golden import (
     merged_fields,
     rank_within_clusters,
 )
+from dedup_ray.hashing import as_key, combine
 from dedup_ray.normalize import INPUT_SCHEMA, normalize
 from dedup_ray.scoring import (
     ScoringFrame,
@@ -361,8 +362,25 @@ def _gather(refs: list[Any], timer: _Timer, stage: str) -> list[Any]:
 # Clustering and golden records (driver).
 
 
+def _pair_codes(a: I64, b: I64) -> I64:
+    """An order-free 64-bit code per pair of person ids (for set membership)."""
+    return as_key(combine(np.minimum(a, b), np.maximum(a, b)))
+
+
+def _excluded(exclude: I64 | None, a: I64, b: I64) -> npt.NDArray[np.bool_]:
+    """Whether each pair of person ids ``(a[i], b[i])`` is one of the `exclude` pairs."""
+    if exclude is None or len(exclude) == 0:
+        return np.zeros(len(a), dtype=np.bool_)
+    codes = sorted_unique(_pair_codes(exclude[:, 0], exclude[:, 1]))
+    return np.isin(_pair_codes(a, b), codes)
+
+
 def _resolve(
-    people: pa.Table, blocked: _Blocked, settings: DedupSettings, timer: _Timer
+    people: pa.Table,
+    blocked: _Blocked,
+    settings: DedupSettings,
+    timer: _Timer,
+    exclude: I64 | None = None,
 ) -> DedupResult:
     norm, frame = blocked.norm, blocked.frame
     n = norm.num_rows
@@ -370,6 +388,10 @@ def _resolve(
     acc = blocked.accepted
     left = acc.column("left").to_numpy()
     right = acc.column("right").to_numpy()
+    separated = _excluded(exclude, ids[left], ids[right])
+    if separated.any():
+        acc = acc.filter(pa.array(~separated))
+        left, right = left[~separated], right[~separated]
     gframe = GoldenFrame.from_normalized(norm)
 
     with timer.stage("clustering"):
@@ -380,7 +402,8 @@ def _resolve(
             return golden_rows(gframe, rows, labels)
 
         def keep(golden: I64, members: I64) -> npt.NDArray[np.bool_]:
-            return passes_chain_guard(score_pairs(frame, golden, members, settings), settings)
+            passes = passes_chain_guard(score_pairs(frame, golden, members, settings), settings)
+            return passes & ~_excluded(exclude, ids[golden], ids[members])
 
         labels, chain = split_chains(
             components, left, right, golden_of, keep, settings.chain_max_rounds
@@ -402,6 +425,7 @@ def _resolve(
         assignments = _assignments(ids, golden, sizes, component_ids, reasons, members, versus)
         pairs = _pairs_table(acc, ids, labels)
     counts = _counts(n, blocked, pairs, sizes, golden, chain)
+    counts["excluded_pairs"] = int(separated.sum())
     return DedupResult(
         pairs=pairs,
         assignments=assignments,
@@ -510,6 +534,7 @@ def run(
     use_ray: bool = True,
     progress: Progress | None = None,
     known_sizes: KnownSizes = None,
+    exclude: I64 | None = None,
 ) -> DedupResult:
     """Find, explain and resolve the duplicates in a table of people.
 
@@ -523,6 +548,8 @@ def run(
         known_sizes: global bucket sizes when `people` is part of a larger set (used by
             `dedup_ray.incremental.run_incremental`), or a function computing them from the
             run's keys.
+        exclude: ``(k, 2)`` person id pairs an operator separated: they are never an accepted
+            pair, and the chain guard never keeps one as golden record and duplicate.
 
     Returns:
         The pairs, clusters, golden assignments, survivorship and counts of the run.
@@ -532,6 +559,6 @@ def run(
     start = time.perf_counter()
     people = conform(people)
     blocked = (_ray if use_ray else _local)(people, settings, known_sizes, timer)
-    result = _resolve(people, blocked, settings, timer)
+    result = _resolve(people, blocked, settings, timer, exclude)
     result.timings["total"] = round(time.perf_counter() - start, 4)
     return result

@@ -203,6 +203,7 @@ def run_incremental(
     *,
     use_ray: bool = False,
     progress: Progress | None = None,
+    exclude: I64 | None = None,
 ) -> DedupResult:
     """Match new or changed people against the stored ones and re-resolve what they touch.
 
@@ -212,6 +213,7 @@ def run_incremental(
         settings: must equal the settings the stored keys were built with.
         use_ray: distribute the core pipeline (worth it only for large batches).
         progress: optional ``progress(stage, done, total)`` callback.
+        exclude: person id pairs to keep apart (see `dedup_ray.engine.run`).
 
     Returns:
         A `DedupResult` over the new people and every stored person whose cluster they can
@@ -259,7 +261,9 @@ def run_incremental(
     def known(keys: RecordKeys) -> BucketSizes:
         return _global_sizes(keys, new.num_rows, store, old_band, old_bucket)
 
-    return run(work, settings, use_ray=use_ray, progress=progress, known_sizes=known)
+    return run(
+        work, settings, use_ray=use_ray, progress=progress, known_sizes=known, exclude=exclude
+    )
 
 
 def _count_in(keys: I64, values: I64) -> I64:
@@ -276,15 +280,20 @@ def _global_sizes(
     old_band: npt.NDArray[np.int16],
     old_bucket: I64,
 ) -> BucketSizes:
-    """Bucket sizes over all data after the update, for every key of the work rows.
+    """Bucket sizes over all data after the update, for the keys of the work rows.
 
-    The work table holds the new rows first, then the stored people it pulled in.
+    The work table holds the new rows first, then the stored people it pulled in. Only
+    buckets with two or more work rows are asked about: `candidate_pairs` drops a bucket
+    of one member before it looks at sizes, so its size cannot change the result (and
+    most keys of a work set are such singletons, each a store lookup).
     """
     entries = long_form(keys, np.arange(len(keys.subkey), dtype=np.int64))
     band = entries.column("band").to_numpy()
     bucket = entries.column("bucket_hash").to_numpy()
     is_new = entries.column("row").to_numpy() < n_new
-    comp, u_band, u_bucket, _ = _key_counts(band, bucket)
+    comp, u_band, u_bucket, counts = _key_counts(band, bucket)
+    shared = counts > 1
+    comp, u_band, u_bucket = comp[shared], u_band[shared], u_bucket[shared]
     sizes = (
         store.bucket_sizes(u_band, u_bucket)
         - _count_in(comp, _composite(old_band, old_bucket))

@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.table import Table
 
 from db import connection, embedded, migrate
+from dedup_ray.cli import app as dedup_app
 from imb.cli import app as imb_app
 from leadpipe import settings
 from leadpipe import tenant as tenant_config
@@ -46,6 +47,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(tenant_app, name="tenant")
 app.add_typer(imb_app, name="imb", help="USPS Intelligent Mail barcode codec.")
 app.add_typer(generate_app, name="generate", help="Sample data with ground truth.")
+app.add_typer(dedup_app, name="dedup", help="Golden records: run, explain, override, unmerge.")
 
 
 def _where() -> str:

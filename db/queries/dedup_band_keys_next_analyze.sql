@@ -1,0 +1,1 @@
+ANALYZE dedup_band_keys_next

@@ -1,0 +1,3 @@
+-- A full reload of the band keys is built beside the live table (on a second connection,
+-- while the run writes its results) and swapped in by the run's transaction.
+CREATE TABLE dedup_band_keys_next (LIKE dedup_band_keys INCLUDING DEFAULTS INCLUDING CONSTRAINTS)

@@ -1,0 +1,1 @@
+DROP TABLE dedup_band_keys

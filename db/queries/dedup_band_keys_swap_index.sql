@@ -1,0 +1,1 @@
+ALTER INDEX dedup_band_keys_next_bucket RENAME TO dedup_band_keys_bucket

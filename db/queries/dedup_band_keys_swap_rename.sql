@@ -1,0 +1,1 @@
+ALTER TABLE dedup_band_keys_next RENAME TO dedup_band_keys

@@ -1,0 +1,1 @@
+SELECT person_id, other_id FROM dedup_exclusions

@@ -1,0 +1,11 @@
+-- People whose stored keys differ from the run's: `rekey` when the band keys themselves
+-- changed (or were never stored), else only the sub-key or component moved.
+CREATE TEMP TABLE dedup_key_change ON COMMIT DROP AS
+SELECT n.person_id, n.subkey, n.component_id,
+       k.person_id IS NULL OR k.digest <> n.digest AS rekey
+FROM dedup_key_state n
+LEFT JOIN dedup_person_keys k ON k.person_id = n.person_id
+WHERE k.person_id IS NULL
+   OR k.digest <> n.digest
+   OR k.subkey <> n.subkey
+   OR k.component_id <> n.component_id

@@ -1,0 +1,1 @@
+DROP INDEX dedup_person_keys_component

@@ -1,0 +1,1 @@
+SELECT EXISTS (SELECT 1 FROM dedup_person_keys)

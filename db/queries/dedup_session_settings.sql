@@ -1,0 +1,6 @@
+-- Planner and memory settings for this run's transaction: the million-row joins and the
+-- band-key index build sort in memory, and a daily run's few thousand people are looked
+-- up by index (cached, SSD-like costs) instead of scanning the tables they join.
+SELECT set_config('work_mem', %(work_mem)s, true),
+       set_config('maintenance_work_mem', %(maintenance_work_mem)s, true),
+       set_config('random_page_cost', '1.1', true)
