@@ -3,7 +3,7 @@
 Usage::
 
     .venv/bin/python benchmarks/dedup_bench.py [--rows N ...] [--incremental K] [--ray]
-        [--seed S] [--rerun] [--json PATH] [--keep-db]
+        [--seed S] [--rerun] [--json PATH] [--label NAME] [--keep-db]
 
 For each ``--rows`` N (default 100000 and 1000000): generates N + K people with known
 duplicates (``dedup_ray.synthetic``), creates a scratch database on the server of
@@ -234,8 +234,17 @@ def bench(rows: int, args: argparse.Namespace) -> dict[str, Any]:
         "python": platform.python_version(),
         "cpus_visible": os.cpu_count(),
         "database": "DATABASE_URL" if env.database_url() else "embedded pgserver",
+        "server": server_settings(server),
     }
     return out
+
+
+def server_settings(server: str) -> dict[str, str]:
+    """The PostgreSQL settings that decide write-back speed (buffers, WAL)."""
+    names = ("server_version", "shared_buffers", "max_wal_size", "wal_buffers",
+             "checkpoint_timeout", "max_parallel_maintenance_workers")
+    with psycopg.connect(server) as conn:
+        return {n: conn.execute(f"SHOW {n}").fetchone()[0] for n in names}
 
 
 def report(out: dict[str, Any]) -> None:
@@ -275,6 +284,7 @@ def main() -> None:
     parser.add_argument("--rerun", action="store_true", help="time a re-run on unchanged data")
     parser.add_argument("--keep-db", action="store_true", help="keep the scratch databases")
     parser.add_argument("--json", type=Path, default=DEFAULT_JSON)
+    parser.add_argument("--label", default="", help="suffix of the JSON key (e.g. the server)")
     args = parser.parse_args()
     env.apply_quiet_defaults()
     if args.ray:
@@ -283,7 +293,8 @@ def main() -> None:
     for rows in args.rows:
         out = bench(rows, args)
         report(out)
-        results[f"{rows}_{'ray' if args.ray else 'local'}"] = out
+        key = f"{rows}_{'ray' if args.ray else 'local'}" + (f"_{args.label}" if args.label else "")
+        results[key] = out
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(results, indent=2, default=str) + "\n")
     print(f"wrote {args.json}")

@@ -180,9 +180,9 @@ class PostgresKeyStore:
     Lookups are index range scans per bucket, in key order, so their cost follows the
     number of keys asked about, not the number stored. An incremental run asks for the size
     of a bucket and then for its members, and for the sizes of many buckets twice; so a
-    size question fetches the members of every bucket of at most `member_limit` people
-    with it, and answers are remembered for the store's life (the stored keys do not
-    change while a run reads them).
+    size question fetches the members of every bucket of at most the bucket cap with it,
+    and answers are remembered for the store's life (the stored keys do not change while a
+    run reads them). Answers come back packed in one value per question (`fetch_packed`).
     """
 
     def __init__(self, conn: psycopg.Connection, settings: DedupSettings) -> None:
@@ -196,8 +196,7 @@ class PostgresKeyStore:
         """
         self.conn = conn
         self.layout = band_layout(settings)
-        member_limit = settings.bucket_cap
-        self.member_limit = member_limit
+        self.member_limit = settings.bucket_cap
         self._sized = np.zeros(0, np.int64)
         self._sizes = np.zeros(0, np.int64)
         self._member_code = np.zeros(0, np.int64)

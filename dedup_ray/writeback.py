@@ -134,8 +134,6 @@ def write_back(
         sql("dedup_session_settings"),
         {"work_mem": WORK_MEM, "maintenance_work_mem": MAINTENANCE_WORK_MEM},
     )
-    if not full:
-        conn.execute(sql("dedup_session_daily"))
     # No stored keys yet (a first run): every person's keys are new, nothing to compare.
     fresh = not conn.execute(sql("dedup_person_keys_stored")).fetchone()[0]  # type: ignore[index]
     with clock.stage("write_copy_results"):

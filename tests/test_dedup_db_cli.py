@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import psycopg
 import pyarrow.csv as pacsv
 import pytest
+from rich.console import Console
 from typer.testing import CliRunner
 
-from dedup_ray.cli import app
+from dedup_ray.cli import app, demo_step
 from dedup_ray.database import load_people
 from dedup_ray.runs import run_dedup
 from dedup_ray.synthetic import synthetic_people
@@ -171,3 +173,12 @@ def test_file_command_cleans_a_list(tmp_path: Path) -> None:
 
     bad = runner.invoke(app, ["file", str(source), str(target), "--column", "first_name"])
     assert isinstance(bad.exception, UserError)
+
+
+def test_demo_step_prints_golden_counts_and_one_explained_merge(resolved: str) -> None:
+    out = Console(file=io.StringIO(), width=120)
+    summary = demo_step(out)
+    text = out.file.getvalue()
+    assert f"{summary.golden['golden_records']:,} golden records" in text
+    assert "this run: 0 merges" in text, "the run after the fixture's changes nothing"
+    assert "(stored)" in text and "address_similarity" in text
