@@ -242,11 +242,13 @@ def migrate_command(
 @app.command("demo")
 def demo() -> None:
     """Set up everything on this machine and show what the pipeline does."""
+    from dedup_ray.cli import demo_step
     from leadpipe import demo as demo_run
 
     results, runs = demo_run.run(console)
     console.print(_summary_table(sorted(results, key=lambda r: r.batch_id)))
     console.print(_migration_table(runs))
+    demo_step(console)
     demo_run.where_to_look(console, results, runs)
 
 
