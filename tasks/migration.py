@@ -13,7 +13,7 @@ import hashlib
 import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,8 +24,11 @@ import pyarrow.compute as pc
 
 from db.queries import sql
 from leadpipe.errors import UserError
+from leadpipe.stages import StageClock
 from tasks.copy import copy_arrow
+from tasks.prefetch import prefetch
 from tasks.sources import RetryableSourceError, Source
+from tasks.validation.findings import CheckedRows
 from tasks.validation.person import check_person
 
 log = logging.getLogger(__name__)
@@ -72,7 +75,7 @@ def _identity(source: Source) -> tuple[str, str | None]:
     """The checksum a batch records, and whether it must be unique (files only)."""
     path = Path(source.name)
     if path.is_file():
-        return file_sha256(path), path.as_uri()
+        return file_sha256(path), path.resolve().as_uri()
     started = datetime.now(UTC).isoformat()
     return hashlib.sha256(f"{source.name}@{started}".encode()).hexdigest(), None
 
@@ -107,7 +110,8 @@ def _open_batch(conn: psycopg.Connection, source: Source) -> tuple[int, str, obj
 
 
 def migrate_source(conn: psycopg.Connection, source: Source, *, batch_rows: int = 50_000,
-                   progress: Progress | None = None) -> SourceRun:
+                   progress: Progress | None = None,
+                   clock: StageClock | None = None) -> SourceRun:
     """Migrate one source into the person tables, resuming an interrupted run.
 
     Args:
@@ -115,6 +119,8 @@ def migrate_source(conn: psycopg.Connection, source: Source, *, batch_rows: int 
         source: an opened legacy source (`tasks.sources.open_source`).
         batch_rows: rows per chunk and per commit.
         progress: called with the number of rows of each committed chunk.
+        clock: collects seconds per stage (read, check, stage, upsert, commit); read and
+            check of the next chunk overlap the database stages of this one.
 
     Raises:
         psycopg.Error: a database error; the chunk is rolled back and the batch FAILED.
@@ -126,10 +132,11 @@ def migrate_source(conn: psycopg.Connection, source: Source, *, batch_rows: int 
     conn.execute("UPDATE import_batches SET status = 'RUNNING', started_at = "
                  "coalesce(started_at, now()) WHERE id = %s", (batch_id,))
     conn.commit()
+    clock = clock or StageClock()
     attempt = 0
     while True:
         try:
-            last = _run_chunks(conn, source, batch_id, last, batch_rows, progress)
+            last = _run_chunks(conn, source, batch_id, last, batch_rows, progress, clock)
             break
         except RetryableSourceError as exc:
             conn.rollback()
@@ -148,25 +155,40 @@ def migrate_source(conn: psycopg.Connection, source: Source, *, batch_rows: int 
     return _finish(conn, batch_id, source)
 
 
-def _run_chunks(conn: psycopg.Connection, source: Source, batch_id: int, last: object | None,
-                batch_rows: int, progress: Progress | None) -> object | None:
-    for rows in source.batches(start_after=last, batch_rows=batch_rows):  # type: ignore[arg-type]
+def _checked(source: Source, last: object | None, batch_rows: int,
+             clock: StageClock) -> Iterator[tuple[pa.RecordBatch, CheckedRows]]:
+    """The source's chunks after `last`, each with its checks and cleaned columns."""
+    chunks = source.batches(start_after=last, batch_rows=batch_rows)  # type: ignore[arg-type]
+    while True:
+        with clock.stage("read"):
+            rows = next(chunks, None)
+        if rows is None:
+            return
         if rows.num_rows == 0:
             continue
-        checked = check_person(rows, source.kind)
+        with clock.stage("check"):
+            checked = check_person(rows, source.kind)
+        yield rows, checked
+
+
+def _run_chunks(conn: psycopg.Connection, source: Source, batch_id: int, last: object | None,
+                batch_rows: int, progress: Progress | None, clock: StageClock) -> object | None:
+    for rows, checked in prefetch(_checked(source, last, batch_rows, clock)):
         numbers = rows.column("row_number")
         first, last = pc.min(numbers).as_py(), pc.max(numbers).as_py()
-        with conn.transaction():
+        with clock.stage("stage"):
             staged = checked.staged.add_column(
                 0, "batch_id", pa.array([batch_id] * checked.staged.num_rows, pa.int64()))
             copy_arrow(conn, "stg_person", staged)
             copy_arrow(conn, "import_errors", checked.findings.table(batch_id))
+        with clock.stage("upsert"):
             conn.execute("SELECT * FROM upsert_persons(%s, %s, %s)", (batch_id, first, last))
+        with clock.stage("commit"):
             read = conn.execute(sql("checkpoint_get"), {"batch_id": batch_id}).fetchone()
             conn.execute(sql("checkpoint_set"), {
                 "batch_id": batch_id, "last_row_number": last,
                 "rows_read": (read[1] if read else 0) + rows.num_rows})
-        conn.commit()
+            conn.commit()
         if progress:
             progress(rows.num_rows)
     return last

@@ -98,17 +98,17 @@ def test_names_in_every_form() -> None:
 _word = st.text("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ", min_size=1, max_size=9)
 
 
-def _compose(first: str, middle: str | None, last: str, comma: bool, upper: bool) -> str:
+def _compose(first: str, middle: str | None, last: str, comma: str | None, upper: bool) -> str:
     if comma:
-        name = f"{last}, {first}" + (f" {middle}" if middle else "")
+        name = f"{last}{comma}{first}" + (f" {middle}" if middle else "")
     else:
         name = f"{first} " + (f"{middle} " if middle else "") + last
     return name.upper() if upper else name
 
 
 _name = st.builds(
-    _compose, _word, st.one_of(st.none(), st.sampled_from("ABCDEYJ")), _word, st.booleans(),
-    st.booleans(),
+    _compose, _word, st.one_of(st.none(), st.sampled_from("ABCDEYJ"), _word), _word,
+    st.sampled_from([None, ", ", ",", " , ", "  ,  "]), st.booleans(),
 )
 
 

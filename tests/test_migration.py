@@ -98,6 +98,18 @@ def test_the_same_rows_in_a_new_file_change_nothing(legacy: Path, db_url: str,
         assert conn.execute("SELECT count(*) FROM person_lineage").fetchone() == lineage
 
 
+def test_a_relative_path_is_recorded_by_its_location(legacy: Path, db_url: str,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    first = next(f for f in _files(legacy) if f.suffix == ".csv")
+    monkeypatch.chdir(first.parent)
+    with psycopg.connect(db_url) as conn:
+        run = migrate_source(conn, open_source(first.name, DEMO))
+        assert run.reconciled and run.rows_read > 0
+        uri = conn.execute("SELECT landing_uri FROM import_batches WHERE id = %s",
+                           (run.batch_id,)).fetchone()[0]
+    assert uri == first.resolve().as_uri()
+
+
 def test_mysql_source_by_key_range(legacy: Path, db_url: str, mariadb_url: str,
                                    tmp_path: Path) -> None:
     database = f"lp_mig_{os.getpid()}"

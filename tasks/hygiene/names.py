@@ -2,7 +2,8 @@
 
 Handles "LAST, FIRST M", "First Middle Last", titles, suffixes (JR, III are
 kept) and ALL CAPS (nameparser's capitalization: McDonald, O'Brien). Plain
-two- or three-token names of letters only take a vectorized path that gives
+two- or three-word names of letters only (the usual shape of legacy rows) take
+a vectorized path that gives
 exactly what nameparser would (the tests compare them); the rest go through
 nameparser once per distinct value.
 """
@@ -23,9 +24,10 @@ _RESULT = pa.struct([(p, pa.string()) for p in (*PARTS, "error")])
 
 _WORD = r"[A-Za-z]{2,}"
 _INITIAL = r"[A-Za-z]"
-# "First Last", "First M Last", "Last, First", "Last, First M".
-_FIRST_LAST = rf"^(?P<first>{_WORD}) +(?:(?P<middle>{_INITIAL}) +)?(?P<last>{_WORD})$"
-_LAST_FIRST = rf"^(?P<last>{_WORD}), *(?P<first>{_WORD})(?: +(?P<middle>{_INITIAL}))?$"
+_MIDDLE = rf"{_WORD}|{_INITIAL}"
+# "First Last", "First M[iddle] Last", "Last, First", "Last , First M[iddle]".
+_FIRST_LAST = rf"^(?P<first>{_WORD}) +(?:(?P<middle>{_MIDDLE}) +)?(?P<last>{_WORD})$"
+_LAST_FIRST = rf"^(?P<last>{_WORD}) *, *(?P<first>{_WORD})(?: +(?P<middle>{_MIDDLE}))?$"
 
 
 @cache
