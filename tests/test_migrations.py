@@ -180,6 +180,18 @@ def test_a_file_hash_is_processed_once(db_url: str) -> None:
             _batch(conn, status="PENDING")
 
 
+def test_a_batch_that_loaded_people_cannot_be_deleted(db_url: str) -> None:
+    with psycopg.connect(db_url) as conn:
+        kept, unused = _batch(conn), _batch(conn, sha256="b" * 64)
+        person = conn.execute("INSERT INTO persons (last_name, first_batch_id) VALUES "
+                              "('Ledger', %s) RETURNING id", (kept,)).fetchone()[0]
+        conn.execute("INSERT INTO person_lineage (person_id, batch_id, action) "
+                     "VALUES (%s, %s, 'insert')", (person, kept))
+        conn.execute("DELETE FROM import_batches WHERE id = %s", (unused,))
+        with pytest.raises(errors.ForeignKeyViolation, match=f"import batch {kept} is named"):
+            conn.execute("DELETE FROM import_batches WHERE id = %s", (kept,))
+
+
 def test_the_read_only_role_can_read_but_not_write(db_url: str) -> None:
     with psycopg.connect(db_url) as conn:
         _batch(conn)
