@@ -19,7 +19,7 @@ from leadpipe import tenant as tenant_config
 from tasks.artifacts import publish_import_reports
 from tasks.landing_zone import zone_for
 from tasks.migration import expand_sources, migrate_source
-from tasks.reports import Outcome, write_batch_reports
+from tasks.reports import report_migrated_source
 from tasks.sources import open_source
 
 
@@ -40,10 +40,9 @@ def migrate_one(ref: str, tenant: str, batch_rows: int, upload: bool = False) ->
 
     with connection.connect() as conn:
         run = migrate_source(conn, source, batch_rows=batch_rows, progress=advance)
-        if run.status not in ("REJECTED_DUPLICATE", "FAILED"):
-            zone = zone_for(t)
-            outcome = Outcome.of_migrated_source(run)
-            write_batch_reports(conn, zone, outcome)
+        zone = zone_for(t)
+        outcome = report_migrated_source(conn, zone, run)
+        if outcome is not None:
             publish_import_reports(conn, outcome,
                                    zone.location(f"reports/batch_{run.batch_id}"))
     update_progress_artifact(progress_id, 100.0)

@@ -25,9 +25,11 @@ from leadpipe import tenant as tenant_config
 from leadpipe.errors import UserError
 from sampledata.cli import app as generate_app
 from tasks.ingest import error_rows, process_batch
-from tasks.landing_zone import zone_for
+from tasks.landing_zone import LandingZone, zone_for
+from tasks.migration import MIGRATION_KINDS, replay_batch
 from tasks.partner_ingest import InboundFile, land_all, not_processed, process_pending
-from tasks.reports import write_batch_reports
+from tasks.reports import report_migrated_source, write_batch_reports
+from tasks.sources.errors import SourceError
 
 # Wide enough for the summary tables when output goes to a file or a CI log.
 console = Console(width=None if sys.stdout.isatty() else 160)
@@ -154,16 +156,21 @@ def replay(
         ReplayMode.full,
     tenant: Annotated[str | None, typer.Option(help="tenant name or .toml path")] = None,
 ) -> None:
-    """Process a landed batch again from the landing zone; nothing changes if nothing is new."""
+    """Process a batch again: a partner file from the landing zone, a migrated source from
+    the rows the database keeps of it; nothing changes if nothing is new."""
     t = tenant_config.load(tenant)
     zone = zone_for(t)
     with connection.connect() as conn:
-        found = conn.execute("SELECT status FROM import_batches WHERE id = %s", (import_id,))
+        found = conn.execute("SELECT status, source_type FROM import_batches WHERE id = %s",
+                             (import_id,))
         row = found.fetchone()
         if row is None:
             raise UserError(f"no import batch {import_id}")
         if row[0] in ("REJECTED_DUPLICATE", "QUARANTINED"):
             raise UserError(f"batch {import_id} is {row[0]}: there is nothing to replay")
+        if row[1] in MIGRATION_KINDS:
+            _replay_migrated(conn, t, zone, import_id, mode)
+            return
         only = None if mode is ReplayMode.full else error_rows(conn, import_id)
         if only == []:
             console.print(f"batch {import_id} has no rejected rows: nothing to replay")
@@ -172,6 +179,23 @@ def replay(
         if result.status != "FAILED":
             write_batch_reports(conn, zone, result)
     console.print(_summary_table([result]))
+
+
+def _replay_migrated(conn: psycopg.Connection, t: tenant_config.Tenant, zone: LandingZone,
+                     import_id: int, mode: ReplayMode) -> None:
+    """Replay a migrated batch from its kept rows, write its reports, print its table."""
+    try:
+        run = replay_batch(conn, import_id, t.legacy.header_synonyms,
+                           errors_only=mode is ReplayMode.errors_only)
+    except SourceError as exc:  # a kept row edited into something unreadable
+        raise UserError(str(exc)) from None
+    if run is None:
+        console.print(f"batch {import_id} has no rejected rows: nothing to replay")
+        return
+    report_migrated_source(conn, zone, run)
+    console.print(_migration_table([run]))
+    console.print(f"reports (success CSV, error CSV, checklist JSON): "
+                  f"{zone.location(f'reports/batch_{import_id}')}")
 
 
 person_app = typer.Typer(help="People: lineage of a person record.", no_args_is_help=True)
@@ -218,6 +242,7 @@ def migrate_command(
     from tasks.sources import open_source
 
     t = tenant_config.load(tenant)
+    zone = zone_for(t)
     opened = [open_source(ref, t) for ref in expand_sources(sources)]
     if not resume:
         console.print("--no-resume: interrupted runs of these sources start again from the top")
@@ -236,7 +261,10 @@ def migrate_command(
                 conn.commit()
             runs.append(migrate_source(conn, source, batch_rows=batch_rows,
                                        progress=lambda n, task=task: progress.advance(task, n)))
+            report_migrated_source(conn, zone, runs[-1])
     console.print(_migration_table(runs))
+    console.print(f"reports: {zone.location('reports')}/batch_<id>/ (success CSV, error CSV, "
+                  "checklist JSON)", highlight=False)
 
 
 @app.command("demo")

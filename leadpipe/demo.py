@@ -25,6 +25,7 @@ from sampledata.partner_day import PartnerDayOptions, generate_partner_days
 from tasks.ingest import BatchResult
 from tasks.landing_zone import zone_for
 from tasks.migration import SourceRun, expand_sources, migrate_source
+from tasks.reports import report_migrated_source
 from tasks.sources import open_source
 
 WEEK_START = date(2026, 11, 16)
@@ -65,9 +66,12 @@ def run(console: Console) -> tuple[list[BatchResult], list[SourceRun]]:
         console.print(f"[bold]flow[/] daily-partner-ingest for {day}: {len(names)} files")
         results += daily_partner_ingest(tenant="demo", mailed_on=date.fromisoformat(day))
     console.print(f"[bold]migrate[/] the legacy sample from {legacy}")
+    zone = zone_for(t)
     with connection.connect(url) as conn:
         runs = [migrate_source(conn, open_source(ref, t))
                 for ref in expand_sources([str(legacy)])]
+        for migrated in runs:
+            report_migrated_source(conn, zone, migrated)
     return [BatchResult(**r) for r in results], runs
 
 

@@ -17,17 +17,22 @@ from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import get_args
 
 import psycopg
 import pyarrow as pa
 import pyarrow.compute as pc
+from psycopg.conninfo import make_conninfo
+from psycopg.rows import dict_row
 
 from db.queries import sql
 from leadpipe.errors import UserError
 from leadpipe.stages import StageClock
 from tasks.copy import copy_arrow
 from tasks.prefetch import prefetch
-from tasks.sources import RetryableSourceError, Source
+from tasks.sources import RetryableSourceError, Source, SourceError, SourceKind
+from tasks.sources.columns import Synonyms
+from tasks.sources.stored import StoredSource
 from tasks.validation.findings import CheckedRows
 from tasks.validation.person import check_person
 
@@ -36,6 +41,8 @@ log = logging.getLogger(__name__)
 Progress = Callable[[int], None]
 RETRIES = 3
 BACKOFF_SECONDS = 2.0
+MIGRATION_KINDS: tuple[str, ...] = get_args(SourceKind)
+"""The source types of migrated batches (the others are partner files)."""
 
 
 @dataclass(frozen=True)
@@ -155,10 +162,70 @@ def migrate_source(conn: psycopg.Connection, source: Source, *, batch_rows: int 
     return _finish(conn, batch_id, source)
 
 
-def _checked(source: Source, last: object | None, batch_rows: int,
+def replay_batch(conn: psycopg.Connection, batch_id: int, synonyms: Synonyms, *,
+                 errors_only: bool = False, batch_rows: int = 50_000,
+                 progress: Progress | None = None,
+                 clock: StageClock | None = None) -> SourceRun | None:
+    """Process a migrated batch again from the rows the database keeps of it.
+
+    Needs neither the source file nor the MySQL server: the rows are read back from
+    `stg_person` and `import_errors` (`tasks.sources.stored`) and go through the
+    migration's own chunk path; nothing changes where nothing is new.
+
+    Args:
+        conn: the database (committed per chunk).
+        batch_id: a migrated batch (a legacy or upload source type), finished.
+        synonyms: the tenant's `legacy.header_synonyms`.
+        errors_only: only the rejected rows (e.g. after their raw rows were corrected).
+        batch_rows: rows per chunk and per commit.
+        progress: called with the number of rows of each committed chunk.
+        clock: collects seconds per stage.
+
+    Returns:
+        The batch as it stands afterwards, or None when errors_only finds no rejected row.
+
+    Raises:
+        UserError: no such batch, not a migrated batch, or not a finished one.
+        SourceError: a kept row no longer reads as a row of its source (edited by hand).
+        psycopg.Error: a database error.
+        Either way the chunk is rolled back and committed chunks stay (a replay started
+        again completes them); the batch's counts change only when a replay ends.
+    """
+    with conn.cursor(row_factory=dict_row) as cur:
+        batch = cur.execute(sql("batch_get"), {"batch_id": batch_id}).fetchone()
+    if batch is None:
+        raise UserError(f"no import batch {batch_id}")
+    name, kind, status = batch["filename"], batch["source_type"], batch["status"]
+    if kind not in MIGRATION_KINDS:
+        raise UserError(f"batch {batch_id} is a {kind} batch, not a migrated source")
+    if status not in ("COMPLETE", "COMPLETE_WITH_ERRORS"):
+        raise UserError(f"batch {batch_id} is {status}: only a finished migration can be "
+                        "replayed (an interrupted one resumes with `leadpipe migrate`)")
+    if errors_only and not conn.execute(sql("batch_error_rows"),
+                                        {"batch_id": batch_id}).fetchone():
+        return None
+    source = StoredSource(_conninfo(conn), batch_id, name=name, kind=kind, synonyms=synonyms,
+                          errors_only=errors_only)
+    started = datetime.now(UTC)
+    try:
+        process_chunks(conn, batch_id, kind, source.batches(batch_rows=batch_rows),
+                       clock=clock or StageClock(), progress=progress, replay=True)
+    except (psycopg.Error, SourceError):
+        conn.rollback()
+        raise
+    conn.execute(sql("batch_replay_started"), {"batch_id": batch_id, "started_at": started})
+    return _finish(conn, batch_id, source)
+
+
+def _conninfo(conn: psycopg.Connection) -> str:
+    """How to open another connection to the database `conn` is connected to."""
+    password = conn.info.password
+    return make_conninfo(conn.info.dsn, password=password) if password else conn.info.dsn
+
+
+def _checked(chunks: Iterator[pa.RecordBatch], kind: str,
              clock: StageClock) -> Iterator[tuple[pa.RecordBatch, CheckedRows]]:
-    """The source's chunks after `last`, each with its checks and cleaned columns."""
-    chunks = source.batches(start_after=last, batch_rows=batch_rows)  # type: ignore[arg-type]
+    """The chunks, each with its checks and cleaned columns."""
     while True:
         with clock.stage("read"):
             rows = next(chunks, None)
@@ -167,31 +234,86 @@ def _checked(source: Source, last: object | None, batch_rows: int,
         if rows.num_rows == 0:
             continue
         with clock.stage("check"):
-            checked = check_person(rows, source.kind)
+            checked = check_person(rows, kind)
         yield rows, checked
 
 
 def _run_chunks(conn: psycopg.Connection, source: Source, batch_id: int, last: object | None,
                 batch_rows: int, progress: Progress | None, clock: StageClock) -> object | None:
-    for rows, checked in prefetch(_checked(source, last, batch_rows, clock)):
+    chunks = source.batches(start_after=last, batch_rows=batch_rows)  # type: ignore[arg-type]
+    return process_chunks(conn, batch_id, source.kind, chunks, clock=clock, progress=progress,
+                          last=last)
+
+
+def process_chunks(conn: psycopg.Connection, batch_id: int, kind: str,
+                   chunks: Iterator[pa.RecordBatch], *, clock: StageClock,
+                   progress: Progress | None = None, last: object | None = None,
+                   replay: bool = False) -> object | None:
+    """Check, stage, upsert and checkpoint each chunk of a batch, one transaction a chunk.
+
+    The migration and the replay of a migrated batch share this path, so a replayed row
+    is treated exactly as the migration treated it. Reading and checking the next chunk
+    overlap the database work on this one (`prefetch`).
+
+    Args:
+        conn: the database (committed per chunk).
+        batch_id: the batch the rows belong to.
+        kind: the batch's source type (`stg_person.source_system`).
+        chunks: `BATCH_SCHEMA` batches in row_number order.
+        clock: collects seconds per stage (read, check, stage, upsert, commit).
+        progress: called with the number of rows of each committed chunk.
+        last: the row number reading resumed after (returned if no chunk comes).
+        replay: the rows were processed before: their staged rows and findings are
+            replaced (those equal to the new ones kept), only rows staged anew are
+            upserted, and the checkpoint (rows read) stays as it is.
+
+    Returns:
+        The last row number committed.
+    """
+    for rows, checked in prefetch(_checked(chunks, kind, clock)):
         numbers = rows.column("row_number")
         first, last = pc.min(numbers).as_py(), pc.max(numbers).as_py()
         with clock.stage("stage"):
             staged = checked.staged.add_column(
                 0, "batch_id", pa.array([batch_id] * checked.staged.num_rows, pa.int64()))
-            copy_arrow(conn, "stg_person", staged)
-            copy_arrow(conn, "import_errors", checked.findings.table(batch_id))
+            findings = checked.findings.table(batch_id)
+            if replay:
+                ranges = _restage(conn, batch_id, staged, findings, first, last)
+            else:
+                copy_arrow(conn, "stg_person", staged)
+                copy_arrow(conn, "import_errors", findings)
+                ranges = [(first, last)]
         with clock.stage("upsert"):
-            conn.execute("SELECT * FROM upsert_persons(%s, %s, %s)", (batch_id, first, last))
+            for low, high in ranges:
+                conn.execute("SELECT * FROM upsert_persons(%s, %s, %s)", (batch_id, low, high))
         with clock.stage("commit"):
-            read = conn.execute(sql("checkpoint_get"), {"batch_id": batch_id}).fetchone()
-            conn.execute(sql("checkpoint_set"), {
-                "batch_id": batch_id, "last_row_number": last,
-                "rows_read": (read[1] if read else 0) + rows.num_rows})
+            if not replay:
+                read = conn.execute(sql("checkpoint_get"), {"batch_id": batch_id}).fetchone()
+                conn.execute(sql("checkpoint_set"), {
+                    "batch_id": batch_id, "last_row_number": last,
+                    "rows_read": (read[1] if read else 0) + rows.num_rows})
             conn.commit()
         if progress:
             progress(rows.num_rows)
     return last
+
+
+def _restage(conn: psycopg.Connection, batch_id: int, staged: pa.Table, findings: pa.Table,
+             first: int, last: int) -> list[tuple[int, int]]:
+    """Replace a replayed chunk's staged rows and findings; the row ranges to upsert.
+
+    Rows and findings equal to their new version stay untouched, so a replay with nothing
+    new changes no table; the ranges hold only rows staged anew.
+    """
+    conn.execute(sql("replay_stage_create"))
+    conn.execute(sql("replay_errors_create"))
+    copy_arrow(conn, "replay_stg", staged)
+    copy_arrow(conn, "replay_errors", findings)
+    params = {"batch_id": batch_id, "first_row": first, "last_row": last}
+    conn.execute(sql("replay_errors_merge"), params)
+    conn.execute(sql("replay_stage_delete"), params)
+    return [(low, high) for low, high in
+            conn.execute(sql("replay_stage_insert"), params).fetchall()]
 
 
 def _fail(conn: psycopg.Connection, batch_id: int, source: Source, message: str) -> SourceRun:

@@ -103,3 +103,14 @@ def write_batch_reports(conn: psycopg.Connection, zone: LandingZone,
         "checklist": zone.put(f"{prefix}/checklist.json",
                               json.dumps(outcome.checklist, indent=2).encode("utf-8")),
     }
+
+
+def report_migrated_source(conn: psycopg.Connection, zone: LandingZone,
+                           run: SourceRun) -> Outcome | None:
+    """Write a migrated source's three reports; None for a duplicate or failed run (no
+    rows of it were processed, so there is nothing to report but its status)."""
+    if run.status in ("REJECTED_DUPLICATE", "FAILED"):
+        return None
+    outcome = Outcome.of_migrated_source(run)
+    write_batch_reports(conn, zone, outcome)
+    return outcome

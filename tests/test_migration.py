@@ -134,6 +134,15 @@ def test_a_killed_migration_resumes_to_the_uninterrupted_state(
     args = ["migrate", str(legacy), "--batch-rows", "150"]
     whole = cli(*args, env={"DATABASE_URL": empty_db, "LEADPIPE_HOME": str(tmp_path / "a")})
     assert whole.returncode == 0, whole.stderr
+    with psycopg.connect(empty_db) as conn:
+        batches = conn.execute("SELECT id, row_count FROM import_batches ORDER BY id").fetchall()
+    reports = tmp_path / "a" / "landing" / "reports"
+    for batch_id, rows_read in batches:
+        folder = reports / f"batch_{batch_id}"
+        assert sorted(p.name for p in folder.iterdir()) == [
+            "checklist.json", "errors.csv", "success.csv"]
+        success = (folder / "success.csv").read_text().splitlines()
+        assert len(success) == 2 and success[1].split(",")[2] == str(rows_read)
 
     env = {**os.environ, "DATABASE_URL": db_url, "LEADPIPE_HOME": str(tmp_path / "b")}
     killed = subprocess.Popen([sys.executable, "-m", "leadpipe", *args], cwd=ROOT, env=env,
