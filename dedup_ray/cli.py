@@ -20,7 +20,7 @@ from rich.table import Table
 
 from db import connection, migrate
 from dedup_ray.engine import Progress as ProgressCallback
-from dedup_ray.files import dedup_file
+from dedup_ray.files import FILE_FIELDS, dedup_file
 from dedup_ray.operators import PARTS, RECORD_FIELDS, example_merge, explain, override, unmerge
 from dedup_ray.runs import RunSummary, run_dedup
 from leadpipe import settings
@@ -214,39 +214,38 @@ def explain_command(
 @app.command("file")
 def file_command(
     source: Annotated[Path, typer.Argument(help="CSV or Parquet list of people")],
-    target: Annotated[Path, typer.Argument(help="output: .parquet, anything else CSV")],
-    column: Annotated[
-        list[str] | None,
-        typer.Option(help="map a column: INPUT=FILE, e.g. first_name='First Name'"),
-    ] = None,
-    golden_only: Annotated[
-        bool, typer.Option("--golden-only", help="write only the golden records")
-    ] = False,
+    out: Annotated[Path, typer.Option("--out", help="output CSV (.parquet writes Parquet)")],
+    id_column: Annotated[str | None, typer.Option(
+        "--id-column", help="the column of record ids (default: row numbers from 1)")] = None,
+    map_: Annotated[list[str] | None, typer.Option(
+        "--map", help="FIELD=COLUMN, fields: " + ", ".join(FILE_FIELDS))] = None,
     ray: RayOption = None,
 ) -> None:
-    """Clean a list of people before a mailing (no database needed)."""
+    """Clean a list of people before a mailing (no database needed).
+
+    Writes record_id, cluster_id (the golden record's id), is_original, match_score and
+    match_reason for every input row.
+    """
     if not source.is_file():
         raise UserError(f"no such file: {source}")
     mapping: dict[str, str] = {}
-    for item in column or []:
+    for item in map_ or []:
         name, sep, theirs = item.partition("=")
-        if not sep or not name or not theirs:
-            raise UserError(f"--column {item!r}: expected INPUT=FILE")
+        if not sep or not name.strip() or not theirs.strip():
+            raise UserError(f"--map {item!r}: expected FIELD=COLUMN")
         mapping[name.strip()] = theirs.strip()
     use_ray = ray if ray is not None else bool(settings.ray_address())
     stages = _STAGES[1:6]
     try:
         with _progress(stages) as progress:
-            result = dedup_file(
-                source, target, columns=mapping, golden_only=golden_only, use_ray=use_ray,
-                progress=progress,
-            )
+            result = dedup_file(source, out, columns=mapping, id_column=id_column,
+                                use_ray=use_ray, progress=progress)
     except ValueError as exc:
         raise UserError(str(exc)) from exc
     c = result.counts
     console.print(
         f"{c['rows']:,} rows: {c['rows'] - c['duplicates']:,} golden records, "
-        f"{c['duplicates']:,} duplicates in {c['clusters']:,} clusters; wrote {target}",
+        f"{c['duplicates']:,} duplicates in {c['clusters']:,} clusters; wrote {out}",
         highlight=False,
     )
 

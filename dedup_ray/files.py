@@ -1,12 +1,16 @@
 """Standalone use: clean a CSV or Parquet list of people before a mailing.
 
-Reads the file with pyarrow, maps the user's column names onto the input schema, runs the
-dedup core (in-process by default; Ray when asked) and writes the rows back with their
-golden record and the reason they were merged, or only the golden records.
+The user's columns are mapped onto the fields the matcher reads (``--map field=COLUMN``;
+a column already named like a field needs no map), cleaned by the same hygiene functions
+as imports (names parsed from a full name, phones to E.164, ZIP+4 to ZIP), and resolved
+in-process (Ray when asked). The output has one row per input row:
+``record_id,cluster_id,is_original,match_score,match_reason``, where ``cluster_id`` is the
+record id of the cluster's golden record.
 """
 
 from __future__ import annotations
 
+import csv
 from pathlib import Path
 
 import numpy as np
@@ -16,39 +20,100 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from dedup_ray.engine import DedupResult, Progress, run
-from dedup_ray.normalize import INPUT_SCHEMA
 from dedup_ray.settings import DedupSettings
+from tasks.hygiene import clean_phones, clean_zips, parse_names
 
-_OUTPUT_COLUMNS = ("golden_id", "is_golden", "match_reason", "match_score")
+#: The fields a list may map, and the column names each is found under without a map.
+FILE_FIELDS: dict[str, tuple[str, ...]] = {
+    "first_name": ("first_name",),
+    "last_name": ("last_name",),
+    "full_name": ("full_name", "name"),
+    "street": ("street", "address"),
+    "city": ("city",),
+    "state": ("state",),
+    "zip": ("zip", "zip5", "zipcode"),
+    "email": ("email",),
+    "phone": ("phone", "phone_e164"),
+}
+OUTPUT_COLUMNS = ("record_id", "cluster_id", "is_original", "match_score", "match_reason")
 
 
-def read_people(path: str | Path, columns: dict[str, str] | None = None) -> pa.Table:
-    """Read a CSV or Parquet file as people rows.
-
-    Args:
-        path: ``.csv`` (any other suffix than ``.parquet`` is read as CSV) or ``.parquet``.
-        columns: the file's column name for each input column that is named differently
-            (``{"first_name": "First Name", ...}``). Without an ``id`` column, rows are
-            numbered from 1.
-
-    Raises:
-        ValueError: when a mapped column is not in the file.
-    """
-    path = Path(path)
+def _read_text(path: Path) -> pa.Table:
+    """Every column as text (ZIPs and ids keep their leading zeros)."""
     if path.suffix.lower() == ".parquet":
         table = pq.read_table(path)
-    else:
-        as_text = {f.name: pa.string() for f in INPUT_SCHEMA if pa.types.is_string(f.type)}
-        names = {**as_text, **{src: pa.string() for src in (columns or {}).values()}}
-        table = pacsv.read_csv(path, convert_options=pacsv.ConvertOptions(column_types=names))
-    renames = {src: dst for dst, src in (columns or {}).items()}
-    missing = sorted(set(renames) - set(table.column_names))
+        return pa.table({n: pc.cast(c, pa.string()) for n, c in
+                         zip(table.column_names, table.columns, strict=True)})
+    with path.open(newline="", encoding="utf-8-sig") as handle:
+        header = next(csv.reader(handle), [])
+    return pacsv.read_csv(path, read_options=pacsv.ReadOptions(encoding="utf-8-sig"),
+                          convert_options=pacsv.ConvertOptions(
+                              column_types=dict.fromkeys(header, pa.string())))
+
+
+def _mapping(path: Path, names: list[str], given: dict[str, str]) -> dict[str, str]:
+    unknown = sorted(set(given) - set(FILE_FIELDS))
+    if unknown:
+        raise ValueError(f"--map {', '.join(unknown)}: not a field; fields are "
+                         f"{', '.join(FILE_FIELDS)}")
+    lower = {n.strip().lower(): n for n in names}
+    found = {field: lower[a] for field, aliases in FILE_FIELDS.items()
+             for a in aliases[::-1] if a in lower}
+    found.update(given)
+    missing = sorted(col for col in found.values() if col not in names)
     if missing:
         raise ValueError(f"{path}: no column(s) {', '.join(missing)}")
-    table = table.rename_columns([renames.get(c, c) for c in table.column_names])
-    if "id" not in table.column_names:
-        table = table.append_column("id", pa.array(np.arange(1, table.num_rows + 1)))
-    return table
+    if not {"first_name", "last_name", "full_name", "email", "phone"} & set(found):
+        raise ValueError(f"{path}: no column names a person (map first_name and last_name, "
+                         "full_name, email or phone)")
+    return found
+
+
+def read_people(path: str | Path, columns: dict[str, str] | None = None,
+                id_column: str | None = None) -> tuple[pa.Table, pa.Array]:
+    """Read a list as matcher input rows (ids 1..n) and the user's record ids.
+
+    Args:
+        path: ``.parquet``, or CSV (any other suffix).
+        columns: field -> the file's column (``{"first_name": "First Name"}``).
+        id_column: the column holding each row's record id; rows are numbered from 1
+            without it.
+
+    Raises:
+        ValueError: a mapped or id column is missing, an id repeats or is empty, or no
+            column names a person.
+    """
+    path = Path(path)
+    table = _read_text(path)
+    found = _mapping(path, table.column_names, columns or {})
+    count = table.num_rows
+    if id_column is None:
+        record_ids = pa.array(np.arange(1, count + 1).astype(str))
+    elif id_column not in table.column_names:
+        raise ValueError(f"{path}: no id column {id_column}")
+    else:
+        record_ids = table.column(id_column).combine_chunks()
+        if record_ids.null_count or pc.count_distinct(record_ids).as_py() != count:
+            raise ValueError(f"{path}: the values of {id_column} are not unique record ids")
+
+    def text(field: str) -> pa.Array:
+        col = found.get(field)
+        return table.column(col).combine_chunks() if col else pa.nulls(count, pa.string())
+
+    names = parse_names(text("full_name"))
+    people = pa.table({
+        "id": pa.array(np.arange(1, count + 1, dtype=np.int64)),
+        "first_name": pc.coalesce(text("first_name"), names.column("first")),
+        "middle_name": names.column("middle"),
+        "last_name": pc.coalesce(text("last_name"), names.column("last")),
+        "email": text("email"),
+        "phone_e164": clean_phones(text("phone")).column("e164"),
+        "street": text("street"),
+        "city": text("city"),
+        "state": text("state"),
+        "zip5": clean_zips(text("zip")).column("zip5"),
+    })
+    return people, record_ids
 
 
 def dedup_file(
@@ -57,34 +122,36 @@ def dedup_file(
     settings: DedupSettings | None = None,
     *,
     columns: dict[str, str] | None = None,
-    golden_only: bool = False,
+    id_column: str | None = None,
     use_ray: bool = False,
     progress: Progress | None = None,
 ) -> DedupResult:
-    """Deduplicate a list of people from a file into another file.
+    """Deduplicate a list of people from a file; one output row per input row.
 
     Args:
         source: CSV or Parquet input (see `read_people`).
         target: output path; ``.parquet`` writes Parquet, anything else CSV.
         settings: dedup settings (defaults if None).
-        columns: input column name mapping (see `read_people`).
-        golden_only: write one row per person (the golden records) instead of every row.
+        columns: field -> input column (see `read_people`).
+        id_column: the input's record id column (row numbers without it).
         use_ray: distribute over Ray (``RAY_ADDRESS`` or a local Ray).
         progress: optional ``progress(stage, done, total)`` callback.
 
     Returns:
-        The run's result; the file holds the input rows plus ``golden_id``, ``is_golden``,
-        ``match_reason`` and ``match_score``.
+        The run's result; the file holds `OUTPUT_COLUMNS` in input order.
     """
-    people = read_people(source, columns)
+    people, record_ids = read_people(source, columns, id_column)
     result = run(people, settings, use_ray=use_ray, progress=progress)
-    found = result.assignments.select(["person_id", *_OUTPUT_COLUMNS])
+    found = result.assignments
     order = pc.index_in(people.column("id"), value_set=found.column("person_id"))
-    out = people
-    for name in _OUTPUT_COLUMNS:
-        out = out.append_column(name, found.column(name).take(order))
-    if golden_only:
-        out = out.filter(out.column("is_golden"))
+    golden_row = pc.subtract(found.column("golden_id").take(order), 1)
+    out = pa.table({
+        "record_id": record_ids,
+        "cluster_id": record_ids.take(golden_row),
+        "is_original": found.column("is_golden").take(order),
+        "match_score": found.column("match_score").take(order),
+        "match_reason": found.column("match_reason").take(order),
+    })
     target = Path(target)
     if target.suffix.lower() == ".parquet":
         pq.write_table(out, target)

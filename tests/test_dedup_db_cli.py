@@ -164,14 +164,16 @@ def test_file_command_cleans_a_list(tmp_path: Path) -> None:
     names = ["First Name" if c == "first_name" else c for c in listed.column_names]
     pacsv.write_csv(listed.rename_columns(names), source)
 
-    result = runner.invoke(app, ["file", str(source), str(target), "--golden-only", "--no-ray",
-                                 "--column", "first_name=First Name"])
+    result = runner.invoke(app, ["file", str(source), "--out", str(target), "--no-ray",
+                                 "--map", "first_name=First Name"])
     assert result.exit_code == 0, result.output
     clean = pacsv.read_csv(target)
-    assert 0 < clean.num_rows < 400
-    assert "golden records" in result.output
+    assert clean.num_rows == 400
+    golden = clean.filter(clean.column("is_original"))
+    assert 0 < golden.num_rows < 400
+    assert f"{golden.num_rows:,} golden records" in result.output
 
-    bad = runner.invoke(app, ["file", str(source), str(target), "--column", "first_name"])
+    bad = runner.invoke(app, ["file", str(source), "--out", str(target), "--map", "first_name"])
     assert isinstance(bad.exception, UserError)
 
 

@@ -217,22 +217,43 @@ def test_ray_run_equals_in_process_run(
 def test_dedup_file_cleans_a_csv_list(tmp_path: Path) -> None:
     source = tmp_path / "list.csv"
     source.write_text(
-        "First Name,Surname,email,zip5\n"
-        "John,Smith,john@acme.com,02134\n"
-        "Jon,Smith,JOHN@acme.com,02134\n"
-        "Mary,Smith,mary@acme.com,02134\n"
+        "ID,First Name,Surname,email,zip,Phone\n"
+        "A7,John,Smith,john@acme.com,02134-1234,(617) 555-0101\n"
+        "B2,Jon,Smith,JOHN@acme.com,02134,\n"
+        "C3,Mary,Smith,mary@acme.com,02134,617-555-0199\n"
     )
     target = tmp_path / "clean.csv"
-    columns = {"first_name": "First Name", "last_name": "Surname"}
-    result = dedup_file(source, target, columns=columns)
+    columns = {"first_name": "First Name", "last_name": "Surname", "phone": "Phone"}
+    result = dedup_file(source, target, columns=columns, id_column="ID")
     assert result.counts["duplicates"] == 1
-    out = pacsv.read_csv(
-        target, convert_options=pacsv.ConvertOptions(column_types={"zip5": pa.string()})
-    )
-    assert out.column("golden_id").to_pylist() == [1, 1, 3]
-    assert out.column("zip5").to_pylist() == ["02134"] * 3, "ZIPs stay text"
-    golden_only = tmp_path / "golden.parquet"
-    dedup_file(source, golden_only, columns=columns, golden_only=True)
-    assert pa.parquet.read_table(golden_only).num_rows == 2
+    out = pacsv.read_csv(target)
+    assert out.column_names == ["record_id", "cluster_id", "is_original", "match_score",
+                                "match_reason"]
+    assert out.column("record_id").to_pylist() == ["A7", "B2", "C3"]
+    assert out.column("cluster_id").to_pylist() == ["A7", "A7", "C3"]
+    assert out.column("is_original").to_pylist() == [True, False, True]
+    assert out.column("match_reason").to_pylist() == ["", "exact_email", ""]
+    numbered = tmp_path / "numbered.parquet"
+    dedup_file(source, numbered, columns=columns)
+    assert pa.parquet.read_table(numbered).column("cluster_id").to_pylist() == ["1", "1", "3"]
     with pytest.raises(ValueError, match="no column"):
         dedup_file(source, target, columns={"first_name": "Given"})
+    with pytest.raises(ValueError, match="not unique record ids"):
+        dedup_file(source, target, columns=columns, id_column="Surname")
+    with pytest.raises(ValueError, match="not a field"):
+        dedup_file(source, target, columns={"surname": "Surname"})
+
+
+def test_dedup_file_parses_a_full_name_column(tmp_path: Path) -> None:
+    source = tmp_path / "names.csv"
+    source.write_text(
+        "name,street,zip\n"
+        '"SMITH, JOHN A",12 Main St,02134\n'
+        "John A Smith,12 Main St,02134\n"
+        "Mary Jones,9 Elm St,02134\n"
+    )
+    target = tmp_path / "clean.csv"
+    dedup_file(source, target)
+    out = pacsv.read_csv(target)
+    assert out.column("cluster_id").to_pylist() == [1, 1, 3]
+    assert out.column("match_reason").to_pylist()[1] == "name_zip"
