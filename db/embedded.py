@@ -39,7 +39,7 @@ TUNING = {
     "shared_buffers": "512MB",
     "max_wal_size": "8GB",
     "checkpoint_timeout": "30min",
-    "wal_compression": "on",
+    "wal_compression": "off",
     "maintenance_work_mem": "256MB",
 }
 

@@ -9,10 +9,6 @@ data goes out with PostgreSQL's binary COPY format, encoded by numpy. The run it
 from __future__ import annotations
 
 import io
-import logging
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -24,14 +20,11 @@ import pyarrow.csv as pacsv
 from psycopg.copy import QueuedLibpqWriter
 
 from db.queries import sql
-from dedup_ray.engine import Progress
 from dedup_ray.normalize import INPUT_SCHEMA
 from dedup_ray.settings import DedupSettings
 from tasks.copy import copy_arrow
 
 I64 = npt.NDArray[np.int64]
-
-log = logging.getLogger("dedup_ray")
 
 _CSV_READ = pacsv.ReadOptions(autogenerate_column_names=True, block_size=1 << 24)
 _PEOPLE = INPUT_SCHEMA.set(
@@ -41,23 +34,6 @@ _COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + bytes(8)
 _COPY_TRAILER = b"\xff\xff"
 #: Rows encoded per chunk handed to the COPY writer thread.
 _CHUNK_ROWS = 1_000_000
-
-
-class StageClock:
-    """Per-stage seconds of the database steps, with progress reports."""
-
-    def __init__(self, progress: Progress | None) -> None:
-        self.timings: dict[str, float] = {}
-        self.progress = progress
-
-    @contextmanager
-    def stage(self, name: str) -> Iterator[None]:
-        start = time.perf_counter()
-        yield
-        self.timings[name] = round(time.perf_counter() - start, 4)
-        log.info("dedup stage %s took %.2fs", name, self.timings[name])
-        if self.progress is not None:
-            self.progress(name, 1, 1)
 
 
 # COPY.

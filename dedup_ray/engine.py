@@ -19,8 +19,7 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -57,10 +56,9 @@ from dedup_ray.scoring import (
 )
 from dedup_ray.settings import DedupSettings
 from dedup_ray.types import BAND_COMPONENT, BAND_SUBKEY, NO_KEY
+from leadpipe.stages import Progress, StageClock
 
 I64 = npt.NDArray[np.int64]
-#: ``progress(stage, done, total)``: called as stages finish (and as Ray tasks complete).
-Progress = Callable[[str, int, int], None]
 #: Global bucket sizes, given or computed from the run's keys once they are known.
 KnownSizes = BucketSizes | Callable[[RecordKeys], BucketSizes] | None
 
@@ -125,28 +123,6 @@ class DedupResult:
         bucket = np.concatenate([self.keys.keys[r, c], self.keys.subkey, self.components])
         out = pa.table({"person_id": person, "band": band, "bucket_hash": bucket})
         return out.sort_by([("person_id", "ascending"), ("band", "ascending")])
-
-
-class _Timer:
-    """Collects per-stage seconds and reports progress."""
-
-    def __init__(self, progress: Progress | None) -> None:
-        self.timings: dict[str, float] = {}
-        self.progress = progress
-
-    @contextmanager
-    def stage(self, name: str) -> Iterator[None]:
-        start = time.perf_counter()
-        log.info("dedup stage %s started", name)
-        yield
-        took = time.perf_counter() - start
-        self.timings[name] = round(self.timings.get(name, 0.0) + took, 4)
-        log.info("dedup stage %s took %.2fs", name, took)
-        self.tick(name, 1, 1)
-
-    def tick(self, name: str, done: int, total: int) -> None:
-        if self.progress is not None:
-            self.progress(name, done, total)
 
 
 def conform(people: pa.Table) -> pa.Table:
@@ -266,7 +242,9 @@ def _resolve_sizes(known: KnownSizes, keys: RecordKeys) -> BucketSizes | None:
     return known(keys) if callable(known) else known
 
 
-def _local(people: pa.Table, settings: DedupSettings, known: KnownSizes, timer: _Timer) -> _Blocked:
+def _local(
+    people: pa.Table, settings: DedupSettings, known: KnownSizes, timer: StageClock
+) -> _Blocked:
     n = people.num_rows
     with timer.stage("normalize_and_keys"):
         out = [
@@ -299,13 +277,17 @@ def ray_init(num_cpus: int | None = None) -> None:
     address = os.environ.get("RAY_ADDRESS")
     if address:
         import dedup_ray
+        import leadpipe
 
-        ray.init(address=address, runtime_env={"py_modules": [dedup_ray]})
+        # The core's stage clock lives in leadpipe.stages (standard library only).
+        ray.init(address=address, runtime_env={"py_modules": [dedup_ray, leadpipe]})
     else:
         ray.init(num_cpus=num_cpus, include_dashboard=False, log_to_driver=False)
 
 
-def _ray(people: pa.Table, settings: DedupSettings, known: KnownSizes, timer: _Timer) -> _Blocked:
+def _ray(
+    people: pa.Table, settings: DedupSettings, known: KnownSizes, timer: StageClock
+) -> _Blocked:
     import ray
 
     with timer.stage("ray_init"):
@@ -348,7 +330,7 @@ def _ray(people: pa.Table, settings: DedupSettings, known: KnownSizes, timer: _T
     return _Blocked(norm, keys, frame, accepted, report, scored)
 
 
-def _gather(refs: list[Any], timer: _Timer, stage: str) -> list[Any]:
+def _gather(refs: list[Any], timer: StageClock, stage: str) -> list[Any]:
     """ray.get in completion order (reporting progress), returned in submission order."""
     import ray
 
@@ -379,7 +361,7 @@ def _resolve(
     people: pa.Table,
     blocked: _Blocked,
     settings: DedupSettings,
-    timer: _Timer,
+    timer: StageClock,
     exclude: I64 | None = None,
 ) -> DedupResult:
     norm, frame = blocked.norm, blocked.frame
@@ -555,7 +537,7 @@ def run(
         The pairs, clusters, golden assignments, survivorship and counts of the run.
     """
     settings = settings or DedupSettings()
-    timer = _Timer(progress)
+    timer = StageClock(progress, label="dedup stage")
     start = time.perf_counter()
     people = conform(people)
     blocked = (_ray if use_ray else _local)(people, settings, known_sizes, timer)

@@ -268,6 +268,8 @@ def run_incremental(
 
 def _count_in(keys: I64, values: I64) -> I64:
     """How often each of the sorted distinct `keys` occurs in `values`."""
+    if len(keys) == 0:  # a daily run whose work rows share no bucket
+        return np.zeros(0, np.int64)
     pos = np.searchsorted(keys, values)
     ok = (pos < len(keys)) & (keys[np.minimum(pos, len(keys) - 1)] == values)
     return np.bincount(pos[ok], minlength=len(keys))

@@ -145,6 +145,29 @@ def write_band_keys(
     return copy_binary(conn, sql(name), _BAND_KEYS_DTYPE, columns)
 
 
+def restore_band_keys(conn: psycopg.Connection, settings: DedupSettings | None) -> bool:
+    """Rebuild ``dedup_band_keys`` from ``dedup_person_keys`` if crash recovery emptied it.
+
+    The table is unlogged (``0013_dedup_speed.sql``); runs call this first, so a lost table
+    never looks like buckets without members.
+
+    Args:
+        conn: a connection inside the run's transaction.
+        settings: the settings the stored keys were built with (their band layout); None
+            when no run completed (nothing is stored then).
+
+    Returns:
+        Whether the table was rebuilt.
+    """
+    if settings is None:
+        return False
+    lost = conn.execute(sql("dedup_band_keys_lost")).fetchone()
+    if not (lost and lost[0]):
+        return False
+    conn.execute(sql("dedup_band_keys_rebuild"), {"layout": band_layout(settings).tolist()})
+    return True
+
+
 # The store.
 
 _FETCHED = np.dtype([("i", ">i4"), ("person_id", ">i8"), ("size", ">i8")])

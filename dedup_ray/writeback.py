@@ -9,7 +9,11 @@ people whose keys changed. Writing an unchanged result therefore writes nothing.
 
 Large write-backs (a first full run) drop the foreign keys of the tables they fill and
 restore them at the end: one validating join instead of a check per row, which costs
-about 12 us a row here. A full reload of the band keys is built beside the live table on a
+about 12 us a row here. Where they change a large share of a table (`BULK_SHARE`: a third
+of persons, the audit tables from empty) they also drop its indexes that back no
+constraint and build them again after, sorted, instead of inserting at random into each
+through a small buffer pool. Daily runs compare by index lookups per resolved person, so
+their cost follows their people. A full reload of the band keys is built beside the live table on a
 second connection while the run's own connection writes the results, and swapped in by
 the run's transaction.
 """
@@ -27,9 +31,10 @@ import pyarrow.compute as pc
 
 from db import connection
 from db.queries import sql
-from dedup_ray.database import StageClock, fetch_packed
+from dedup_ray.database import fetch_packed
 from dedup_ray.engine import DedupResult, Progress
 from dedup_ray.store import key_state, write_band_keys, write_person_keys
+from leadpipe.stages import StageClock
 from tasks.copy import copy_arrow
 
 #: Changed rows from which a write-back drops and restores foreign keys (see module doc).
@@ -37,6 +42,12 @@ BULK_ROWS = 50_000
 WORK_MEM = "256MB"
 MAINTENANCE_WORK_MEM = "1GB"
 _BULK_TABLES = ["person_duplicates", "dedup_audit_log", "person_lineage", "dedup_person_keys"]
+#: Share of a table's rows a bulk write-back changes from which it drops that table's
+#: indexes that back no constraint (and, for ``persons``, its foreign keys) and builds them
+#: again after (``0013_dedup_speed.sql``): row by row, 337k of 1M persons cost 44 s of
+#: server CPU (index inserts, full-page images, ~30 us a ``golden_id`` check), against a few
+#: seconds of sorted builds and one validating join.
+BULK_SHARE = 0.1
 
 
 @dataclass(frozen=True)
@@ -129,7 +140,7 @@ def write_back(
     Returns:
         Write-back counts and per-step seconds.
     """
-    clock = StageClock(progress)
+    clock = StageClock(progress, label="dedup stage")
     conn.execute(
         sql("dedup_session_settings"),
         {"work_mem": WORK_MEM, "maintenance_work_mem": MAINTENANCE_WORK_MEM},
@@ -145,10 +156,10 @@ def write_back(
         copy_arrow(conn, "dedup_fields", _donated_fields(result))
         if not fresh:
             copy_arrow(conn, "dedup_key_state", key_state(result))
-        if full:
-            # Million-row joins want real statistics; a daily run's small tables are
-            # estimated well enough from their size, and ANALYZE costs more than it saves.
-            conn.execute(sql("dedup_analyze_work"))
+        # Real row counts: a full run's million-row joins hash, a daily run's few thousand
+        # people are index lookups into the big tables (estimated from their size alone,
+        # they were hash joins over all of persons, person_duplicates and the keys).
+        conn.execute(sql("dedup_analyze_work"))
     with clock.stage("write_compare"):
         conn.execute(sql("dedup_changes"))
         counts = _counts(conn, "dedup_change_counts")
@@ -165,7 +176,12 @@ def write_back(
     loader = _BandKeysReload(url, result) if reload else None
     try:
         if bulk:
+            rebuilt = _rebuilt_tables(conn, counts)
             conn.execute(sql("dedup_fk_suspend"), {"tables": _BULK_TABLES})
+            if "persons" in rebuilt:
+                golden_fk = {"tables": ["persons"], "columns": ["golden_id"]}
+                conn.execute(sql("dedup_fk_suspend_columns"), golden_fk)
+            conn.execute(sql("dedup_indexes_suspend"), {"tables": rebuilt})
         params = {"run_id": ids.run_id, "job_id": ids.job_id, "actor": actor}
         with clock.stage("write_golden"):
             conn.execute(sql("dedup_persons_update"))
@@ -179,6 +195,7 @@ def write_back(
             rewritten = _write_keys(conn, result, rekeyed=keys["rekeyed"], loader=loader)
         if bulk:
             with clock.stage("write_constraints"):
+                conn.execute(sql("dedup_indexes_restore"))
                 conn.execute(sql("dedup_fk_restore"))
     finally:
         if loader is not None:
@@ -191,6 +208,22 @@ def write_back(
         bulk_write=int(bulk),
     )
     return counts, clock.timings
+
+
+def _rebuilt_tables(conn: psycopg.Connection, counts: dict[str, int]) -> list[str]:
+    """Tables whose indexes a bulk write-back builds again rather than maintains.
+
+    Those of which it changes at least `BULK_SHARE` of the rows (estimated row counts).
+    """
+    entries = counts["merges"] + counts["golden_changes"]
+    written = {
+        "persons": counts["persons_changed"],
+        "person_duplicates": entries,
+        "dedup_audit_log": entries + counts["unmerges"],
+        "person_lineage": entries + counts["unmerges"],
+    }
+    rows = dict(conn.execute(sql("dedup_table_rows"), {"tables": list(written)}).fetchall())
+    return [t for t, n in written.items() if n > 0 and n >= BULK_SHARE * rows.get(t, 0)]
 
 
 class _BandKeysReload:

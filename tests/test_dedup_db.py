@@ -13,7 +13,7 @@ import pyarrow.compute as pc
 import pytest
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from dedup_ray import DedupSettings, run, writeback
+from dedup_ray import DedupSettings, run, runs, writeback
 from dedup_ray.database import load_people, read_people
 from dedup_ray.runs import run_dedup
 from dedup_ray.synthetic import synthetic_people
@@ -298,3 +298,43 @@ def test_changes_to_what_matching_reads_are_queued(db_url: str) -> None:
     assert queued("INSERT INTO addresses (person_id, street) VALUES (6, '1 Oak Rd')") == {6}
     assert queued("DELETE FROM addresses WHERE person_id = 7") == {7}
     assert queued("INSERT INTO persons (first_name) VALUES ('New')") == {51}
+
+
+def test_band_keys_lost_in_a_crash_are_rebuilt(db_url: str, population) -> None:
+    """dedup_band_keys is unlogged: crash recovery empties it, the next run rebuilds it."""
+    people, _ = population
+    _load(db_url, people)
+    run_dedup(db_url, "full", use_ray=False)
+    before = _rows(db_url, SNAPSHOT)
+    with psycopg.connect(db_url) as conn:
+        conn.execute("TRUNCATE dedup_band_keys")
+
+    daily = run_dedup(db_url, "incremental", use_ray=False)
+
+    assert daily.counts["rows"] == 0
+    assert _rows(db_url, SNAPSHOT) == before
+
+
+def test_queue_rows_committed_during_a_run_stay_queued(
+    db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run empties the queue at once only when it holds nothing the run did not read."""
+    people, _ = synthetic_people(300, seed=3)
+    _load(db_url, people)
+    monkeypatch.setattr(runs, "QUEUE_TRUNCATE_ROWS", 1)
+    real_write_back = runs.write_back
+
+    def write_back_while_someone_queues(*args: Any, **kwargs: Any) -> Any:
+        with psycopg.connect(db_url) as other:
+            other.execute("UPDATE persons SET first_name = 'Zed' WHERE id = 3")
+        return real_write_back(*args, **kwargs)
+
+    monkeypatch.setattr(runs, "write_back", write_back_while_someone_queues)
+    run_dedup(db_url, "full", use_ray=False)
+    with psycopg.connect(db_url) as conn:
+        assert conn.execute("SELECT person_id FROM dedup_queue").fetchall() == [(3,)]
+
+    monkeypatch.setattr(runs, "write_back", real_write_back)
+    run_dedup(db_url, "incremental", use_ray=False)
+    with psycopg.connect(db_url) as conn:
+        assert conn.execute("SELECT count(*) FROM dedup_queue").fetchone() == (0,)

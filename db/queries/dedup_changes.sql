@@ -34,8 +34,17 @@ WITH new_rows AS (
                    THEN 'rescored'
            END AS change
     FROM dedup_assign a
-    JOIN persons p ON p.id = a.person_id
-    LEFT JOIN person_duplicates pd ON pd.duplicate_id = a.person_id
+    -- Index lookups per resolved person (OFFSET 0 keeps them so): a daily run's cost
+    -- follows its people, not the size of persons and person_duplicates.
+    CROSS JOIN LATERAL (
+        SELECT p.golden_id, p.is_original FROM persons p WHERE p.id = a.person_id OFFSET 0
+    ) p
+    LEFT JOIN LATERAL (
+        SELECT pd.duplicate_id, pd.original_id, pd.match_score, pd.match_reason, pd.score_parts
+        FROM person_duplicates pd
+        WHERE pd.duplicate_id = a.person_id
+        OFFSET 0
+    ) pd ON true
     LEFT JOIN new_rows n ON n.duplicate_id = a.person_id
 )
 SELECT c.*,

@@ -1,0 +1,1 @@
+SELECT dedup_suspend_indexes(%(tables)s::text[]::regclass[])

@@ -1,0 +1,1 @@
+TRUNCATE dedup_queue
