@@ -77,11 +77,17 @@ def client_cpu() -> float:
     return me.ru_utime + me.ru_stime + children.ru_utime + children.ru_stime
 
 
-def scratch_database() -> tuple[str, str, str]:
-    """A new empty database on the configured server: (server URI, name, database URI)."""
+def scratch_database_server() -> str:
+    """The maintenance database URI of the configured server."""
     params = conninfo_to_dict(connection.database_url())
     params["dbname"] = "postgres"
-    server = make_conninfo(**params)
+    return make_conninfo(**params)
+
+
+def scratch_database() -> tuple[str, str, str]:
+    """A new empty database on the configured server: (server URI, name, database URI)."""
+    server = scratch_database_server()
+    params = conninfo_to_dict(server)
     name = f"lp_bench_{uuid.uuid4().hex[:10]}"
     with psycopg.connect(server, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')

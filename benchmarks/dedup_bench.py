@@ -34,23 +34,27 @@ import argparse
 import json
 import os
 import platform
-import resource
 import sys
-import threading
 import time
 import uuid
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import psutil
 import psycopg
 import pyarrow as pa
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from db import connection, migrate
+from benchmarks.common import (
+    Monitor,
+    drop_database,
+    scratch_database,
+    scratch_database_server,
+    server_settings,
+)
+from db import migrate
 from dedup_ray import ray_init
 from dedup_ray.database import load_people
 from dedup_ray.runs import RunSummary, run_dedup
@@ -60,74 +64,6 @@ from leadpipe import settings as env
 DEFAULT_JSON = Path(__file__).resolve().parent / "results" / "dedup.json"
 TARGETS = {"seconds_1m": 90.0, "precision": 0.97, "recall": 0.95, "peak_gb": 6.0,
            "incremental_10k_seconds": 10.0}
-
-
-class Monitor:
-    """Peak resident memory of this process tree (Ray workers included), and CPU seconds.
-
-    CPU seconds are counted for this process tree and for the PostgreSQL backends serving
-    the benchmark's database (found by name), so the work done can be told apart from time
-    spent waiting for cores other processes on a shared machine hold.
-    """
-
-    def __init__(self, dbname: str, interval: float = 0.1) -> None:
-        self.dbname = dbname
-        self.interval = interval
-        self.peak = 0
-        self._backend_cpu: dict[int, float] = {}
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._sample, daemon=True)
-
-    def _sample(self) -> None:
-        me = psutil.Process()
-        marker = f" {self.dbname} "
-        while not self._stop.is_set():
-            total = 0
-            for proc in [me, *me.children(recursive=True)]:
-                try:
-                    total += proc.memory_info().rss
-                except psutil.Error:
-                    continue
-            self.peak = max(self.peak, total)
-            for proc in psutil.process_iter(["cmdline"]):
-                cmd = " ".join(proc.info["cmdline"] or []) + " "
-                if cmd.startswith("postgres:") and marker in cmd:
-                    try:
-                        t = proc.cpu_times()
-                    except psutil.Error:
-                        continue
-                    self._backend_cpu[proc.pid] = t.user + t.system
-            self._stop.wait(self.interval)
-
-    def __enter__(self) -> Monitor:
-        self._client = _client_cpu()
-        self._load = os.getloadavg()[0]
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
-        self.client_cpu = round(_client_cpu() - self._client, 2)
-        self.postgres_cpu = round(sum(self._backend_cpu.values()), 2)
-        self.load = (round(self._load, 2), round(os.getloadavg()[0], 2))
-
-
-def _client_cpu() -> float:
-    me = resource.getrusage(resource.RUSAGE_SELF)
-    children = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return me.ru_utime + me.ru_stime + children.ru_utime + children.ru_stime
-
-
-def scratch_database() -> tuple[str, str, str]:
-    """A new empty database on the configured server: (server URI, name, database URI)."""
-    server = scratch_database_server()
-    params = conninfo_to_dict(server)
-    name = f"lp_bench_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(server, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    params["dbname"] = name
-    return server, name, make_conninfo(**params)
 
 
 def database_exists(server: str, name: str) -> bool:
@@ -168,11 +104,6 @@ def loaded_database(base: pa.Table, template: str | None) -> tuple[str, str, str
     name, url = clone_database(server, template)
     migrate.upgrade(url)
     return server, name, url, round(time.perf_counter() - start, 2)
-
-
-def drop_database(server: str, name: str) -> None:
-    with psycopg.connect(server, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def load(url: str, people: pa.Table) -> float:
@@ -285,21 +216,6 @@ def bench(rows: int, args: argparse.Namespace) -> dict[str, Any]:
         "server": server_settings(server),
     }
     return out
-
-
-def scratch_database_server() -> str:
-    """The maintenance database URI of the configured server."""
-    params = conninfo_to_dict(connection.database_url())
-    params["dbname"] = "postgres"
-    return make_conninfo(**params)
-
-
-def server_settings(server: str) -> dict[str, str]:
-    """The PostgreSQL settings that decide write-back speed (buffers, WAL)."""
-    names = ("server_version", "shared_buffers", "max_wal_size", "wal_buffers",
-             "checkpoint_timeout", "max_parallel_maintenance_workers")
-    with psycopg.connect(server) as conn:
-        return {n: conn.execute(f"SHOW {n}").fetchone()[0] for n in names}
 
 
 def report(out: dict[str, Any]) -> None:
