@@ -10,7 +10,8 @@ idempotent promote functions, so nothing changes when nothing is new.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
 from datetime import date
 
 import psycopg
@@ -18,6 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from db.queries import sql
+from leadpipe.stages import StageClock
 from leadpipe.tenant import Tenant
 from tasks.copy import copy_arrow
 from tasks.landing_zone import LandingZone
@@ -44,6 +46,8 @@ class BatchResult:
     confirmations_ignored: int = 0
     confirmations_unmatched: int = 0
     message: str | None = None
+    # Seconds per stage (read, check, stage, promote, finish, reports), for benchmarks.
+    timings: dict[str, float] = field(default_factory=dict, compare=False, repr=False)
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -65,6 +69,7 @@ def process_batch(
     *,
     mailed_on: date | None = None,
     only_rows: list[int] | None = None,
+    clock: StageClock | None = None,
 ) -> BatchResult:
     """Process (or re-process) one landed batch of a partner file.
 
@@ -76,7 +81,9 @@ def process_batch(
         mailed_on: the production date of pieces without a mail date (today by default).
         only_rows: re-process just these row numbers (an errors-only replay); the
             rest of the batch stays as it is.
+        clock: where the seconds of each stage go (a new clock by default).
     """
+    clock = clock or StageClock(label=f"batch {batch_id}")
     batch = _batch_row(conn, batch_id)
     partner_key = str(batch["partner"])
     partner = tenant.partners[partner_key]
@@ -89,17 +96,24 @@ def process_batch(
                 conn.execute(sql("batch_reset"), {"batch_id": batch_id})
             else:
                 conn.execute(sql("batch_reset_rows"), {"batch_id": batch_id, "rows": only_rows})
-            read = _stage(conn, batch_id, feed_kind, feed, partner_key, data, only_rows)
-            effects = _promote(conn, batch_id, feed_kind, partner.mailer_id,
-                               mailed_on or date.today())
-            cur = conn.execute(sql("batch_counts"), {"batch_id": batch_id})
-            counts = dict(zip([c.name for c in cur.description], cur.fetchone(), strict=True))
-            counts["rows_read"] = read if only_rows is None else int(batch["row_count"] or 0)
-            status = "COMPLETE_WITH_ERRORS" if counts["rows_rejected"] else "COMPLETE"
-            result = BatchResult(batch_id, str(batch["filename"]), partner_key, status,
-                                 **counts, **effects)
-            conn.execute(sql("batch_finish"), {**result.to_dict(),
-                                               "checklist": json.dumps(checklist(result))})
+            skipped = conn.execute(sql("stage_checks_skip")).fetchone() is not None
+            read = _stage(conn, batch_id, feed_kind, feed, partner_key, data, only_rows, clock)
+            del data
+            if skipped:
+                conn.execute(sql("stage_checks_restore"))
+            with clock.stage("promote"):
+                effects = _promote(conn, batch_id, feed_kind, partner.mailer_id,
+                                   mailed_on or date.today())
+            with clock.stage("finish"):
+                cur = conn.execute(sql("batch_counts"), {"batch_id": batch_id})
+                counts = dict(zip([c.name for c in cur.description], cur.fetchone(),
+                                  strict=True))
+                counts["rows_read"] = read if only_rows is None else int(batch["row_count"] or 0)
+                status = "COMPLETE_WITH_ERRORS" if counts["rows_rejected"] else "COMPLETE"
+                result = BatchResult(batch_id, str(batch["filename"]), partner_key, status,
+                                     **counts, **effects, timings=clock.timings)
+                conn.execute(sql("batch_finish"), {**result.to_dict(),
+                                                   "checklist": json.dumps(checklist(result))})
     except FileFormatError as exc:
         message = f"{batch['filename']}: {exc}"
         conn.execute(sql("batch_fail"), {"batch_id": batch_id, "message": message})
@@ -111,23 +125,35 @@ def process_batch(
 
 
 def _stage(conn: psycopg.Connection, batch_id: int, feed_kind: str, feed: object,
-           partner: str, data: bytes, only_rows: list[int] | None) -> int:
-    """Read, check and COPY the rows (all, or `only_rows`); returns the rows read."""
+           partner: str, data: bytes, only_rows: list[int] | None, clock: StageClock) -> int:
+    """Read, check and COPY the rows (all, or `only_rows`); returns the rows read.
+
+    The file streams through a batch at a time (each batch is in staging before
+    the next is read), so memory follows the batch size, not the file size.
+    """
     check = check_mortgage if feed_kind == "mortgage" else check_delivery
     table = "stg_mortgage" if feed_kind == "mortgage" else "stg_delivery"
     wanted = None if only_rows is None else pa.array(only_rows, pa.int64())
     read = 0
-    for rows in read_partner_file(feed.format, data, feed):  # type: ignore[attr-defined]
+    batches: Iterator[pa.RecordBatch] = read_partner_file(
+        feed.format, data, feed)  # type: ignore[attr-defined]
+    while True:
+        with clock.stage("read"):
+            rows = next(batches, None)
+        if rows is None:
+            return read
         read += rows.num_rows
-        if wanted is not None:
-            rows = rows.filter(pc.is_in(rows.column("row_number"), value_set=wanted))
-        checked = check(rows, feed, partner)  # type: ignore[arg-type]
-        staged = checked.staged
-        staged = staged.add_column(0, "batch_id", pa.array([batch_id] * staged.num_rows,
-                                                           pa.int64()))
-        copy_arrow(conn, table, staged)
-        copy_arrow(conn, "import_errors", checked.findings.table(batch_id))
-    return read
+        with clock.stage("check"):
+            if wanted is not None:
+                rows = rows.filter(pc.is_in(rows.column("row_number"), value_set=wanted))
+            checked = check(rows, feed, partner)  # type: ignore[arg-type]
+            staged = checked.staged
+            staged = staged.add_column(0, "batch_id", pa.array([batch_id] * staged.num_rows,
+                                                               pa.int64()))
+            findings = checked.findings.table(batch_id)
+        with clock.stage("stage"):
+            copy_arrow(conn, table, staged)
+            copy_arrow(conn, "import_errors", findings)
 
 
 def error_rows(conn: psycopg.Connection, batch_id: int) -> list[int]:

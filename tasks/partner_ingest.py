@@ -13,6 +13,7 @@ import multiprocessing
 import os
 from collections.abc import Iterable
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import date
 
@@ -21,6 +22,7 @@ from psycopg.conninfo import make_conninfo
 
 from db import connection
 from db.queries import sql
+from leadpipe.stages import StageClock
 from leadpipe.tenant import Tenant
 from tasks.ingest import BatchResult, process_batch
 from tasks.landing import LandedFile, land
@@ -65,21 +67,33 @@ def process_pending(conn: psycopg.Connection, tenant: Tenant, zone: LandingZone,
     """
     waiting = conn.execute(sql("batches_to_process")).fetchall()
     conn.commit()
-    results: list[BatchResult] = []
+    phases: list[tuple[list[list[int]], list[int]]] = []  # per phase: chains, their bytes
     for phase in ("mortgage", "delivery"):
         chains: dict[str, list[int]] = {}
-        for batch_id, partner, kind, _ in waiting:
+        sizes: dict[str, int] = {}
+        for batch_id, partner, kind, size in waiting:
             if kind == phase:
                 chains.setdefault(partner, []).append(batch_id)
-        work = sum(size or 0 for _, _, kind, size in waiting if kind == phase)
-        wanted = workers or (os.cpu_count() or 1)
-        if wanted > 1 and len(chains) > 1 and work >= PARALLEL_BYTES:
+                sizes[partner] = sizes.get(partner, 0) + (size or 0)
+        phases.append((list(chains.values()), list(sizes.values())))
+    wanted = workers or (os.cpu_count() or 1)
+    parallel = [wanted > 1 and len(found) > 1 and sum(size) >= PARALLEL_BYTES
+                for found, size in phases]
+    results: list[BatchResult] = []
+    with ExitStack() as stack:
+        pool: ProcessPoolExecutor | None = None
+        for (phase_chains, phase_sizes), in_pool in zip(phases, parallel, strict=True):
+            if not in_pool:
+                for chain in phase_chains:
+                    results += process_chain(conn, tenant, zone, chain, mailed_on)
+                continue
+            if pool is None:
+                # One pool for both phases: a spawned worker costs seconds to start.
+                most = max(len(c) for (c, _), p in zip(phases, parallel, strict=True) if p)
+                pool = stack.enter_context(_pool(min(wanted, most)))
             # Workers connect to the same database as this connection, password included.
             url = make_conninfo(conn.info.dsn, password=conn.info.password or None)
-            results += _in_processes(url, tenant, list(chains.values()), mailed_on, wanted)
-        else:
-            for chain in chains.values():
-                results += process_chain(conn, tenant, zone, chain, mailed_on)
+            results += _in_pool(pool, url, tenant, phase_chains, phase_sizes, mailed_on)
     return results
 
 
@@ -87,13 +101,24 @@ def process_pending(conn: psycopg.Connection, tenant: Tenant, zone: LandingZone,
 PARALLEL_BYTES = 8 << 20
 
 
-def _in_processes(url: str, tenant: Tenant, chains: list[list[int]], mailed_on: date | None,
-                  workers: int) -> list[BatchResult]:
+def _pool(workers: int) -> ProcessPoolExecutor:
     # Spawned, not forked: the caller may be a threaded Prefect worker.
-    context = multiprocessing.get_context("spawn")
-    jobs = [(url, tenant, chain, mailed_on) for chain in chains]
-    with ProcessPoolExecutor(max_workers=min(workers, len(chains)), mp_context=context) as pool:
-        return [result for done in pool.map(_chain_in_worker, jobs) for result in done]
+    return ProcessPoolExecutor(max_workers=workers,
+                               mp_context=multiprocessing.get_context("spawn"))
+
+
+def _in_pool(pool: ProcessPoolExecutor, url: str, tenant: Tenant, chains: list[list[int]],
+             sizes: list[int], mailed_on: date | None) -> list[BatchResult]:
+    """Every chain in the pool, biggest first; results in chain order.
+
+    Started in landing order, a big chain that came last ran alone at the end
+    (one process and its backend use about one core); biggest first, the chains
+    left for the end are the small ones.
+    """
+    order = sorted(range(len(chains)), key=lambda i: -sizes[i])
+    futures = {i: pool.submit(_chain_in_worker, (url, tenant, chains[i], mailed_on))
+               for i in order}
+    return [result for i in range(len(chains)) for result in futures[i].result()]
 
 
 def _chain_in_worker(job: tuple[str, Tenant, list[int], date | None]) -> list[BatchResult]:
@@ -107,8 +132,11 @@ def process_chain(conn: psycopg.Connection, tenant: Tenant, zone: LandingZone,
     """Process batches in order, each in isolation: one failing does not stop the rest."""
     results = []
     for batch_id in batch_ids:
+        # The result's timings are this clock's: the reports' seconds join them below.
+        clock = StageClock(label=f"batch {batch_id}")
         try:
-            result = process_batch(conn, tenant, zone, batch_id, mailed_on=mailed_on)
+            result = process_batch(conn, tenant, zone, batch_id, mailed_on=mailed_on,
+                                   clock=clock)
         except Exception as exc:  # one bad file must not stop the others
             conn.rollback()
             message = f"{type(exc).__name__}: {exc}"
@@ -120,12 +148,14 @@ def process_chain(conn: psycopg.Connection, tenant: Tenant, zone: LandingZone,
             results.append(BatchResult(batch_id, row[0], row[1], "FAILED", message=message))
             continue
         if result.status != "FAILED":
-            write_batch_reports(conn, zone, result)
-            # Only a mortgage batch places pieces; M15 pieces are barcoded by us.
-            partner = tenant.partners.get(result.partner or "")
-            if result.pieces_new and partner and partner.mortgage.format == "M15":
-                write_print_file(conn, zone, batch_id, str(result.partner), result.filename)
-            conn.commit()
+            with clock.stage("reports"):
+                write_batch_reports(conn, zone, result)
+                # Only a mortgage batch places pieces; M15 pieces are barcoded by us.
+                partner = tenant.partners.get(result.partner or "")
+                if result.pieces_new and partner and partner.mortgage.format == "M15":
+                    write_print_file(conn, zone, batch_id, str(result.partner),
+                                     result.filename)
+                conn.commit()
         results.append(result)
     return results
 

@@ -135,3 +135,19 @@ def test_report_views_refresh_after_ingestion(db_url: str, zone: LocalZone) -> N
         assert conn.execute(
             "SELECT files, rows_read, rows_loaded, rows_rejected FROM report_import_health"
         ).fetchall() == [(1, 5, 2, 3)]
+
+
+def test_checks_skipped_while_staging_are_back_on_for_promotion(db_url: str,
+                                                                 zone: LocalZone) -> None:
+    # The dedup queue is fed by triggers on persons and addresses, which replica mode
+    # would silence: every promoted person is queued, so they fired.
+    with psycopg.connect(db_url) as conn:
+        data, _ = _harbor_file()
+        landed = land(conn, DEMO, zone, "HARBOR_CLOSINGS_20261120.xlsx", data)
+        process_batch(conn, DEMO, zone, landed.batch_id, mailed_on=MAILED)
+        assert conn.execute(
+            "SELECT count(*), count(DISTINCT q.person_id) FROM persons p "
+            "LEFT JOIN dedup_queue q ON q.person_id = p.id").fetchone() == (4, 2)
+        assert conn.execute(
+            "SELECT count(*) FROM stg_mortgage s JOIN import_batches b ON b.id = s.batch_id"
+        ).fetchone() == (2,)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import zipfile
+from collections.abc import Iterator
 from datetime import datetime
 
 import pyarrow as pa
@@ -105,3 +106,39 @@ def test_d3_fixed_width_in_a_zip() -> None:
     out = _read("summit", "delivery", buffer.getvalue())
     assert [(r["barcode"], r["event_date"], r["zip"], r["outcome"]) for r in out] == [
         (bars, "20261123", "02134", "DL"), (bars, "20261124", "02134", "UD")]
+
+
+def test_m15_ragged_row_after_the_first_arrow_block_reads_like_the_csv_module(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Arrow streams the first blocks, fails on the ragged row's block, and the csv
+    # module goes on from the first row Arrow did not give: same rows as all-Python.
+    from tasks.parsers import partner_files
+
+    header = "RecordID,Borrower,PropertyAddress,City,State,Zip,RecordingDate,Phone,PieceType," \
+             "Version,CoBorrower,County,LoanAmount,LoanType,Lender"
+    row = "K{n},Ann Lee,{n} Main St,Boston,MA,02134,2026-11-20,,LETTER,A,,\"Suffolk, MA\",1,VA,B"
+    lines = [header] + [row.format(n=n) for n in range(150_000)]
+    lines[140_000] += ",extra"
+    lines.insert(30_000, "")
+    data = ("\n".join(lines) + "\n").encode()
+    arrow = partner_files._arrow_csv_chunks
+    given = []
+
+    def counted(*args: object, **kwargs: object) -> Iterator:
+        for chunk in arrow(*args, **kwargs):  # type: ignore[arg-type]
+            given.append(len(chunk[1]))
+            yield chunk
+
+    monkeypatch.setattr(partner_files, "_arrow_csv_chunks", counted)
+    streamed = _read("keystone", "mortgage", data)
+    assert 0 < sum(given) < 140_000
+
+    def no_arrow(*args: object, **kwargs: object) -> Iterator:
+        raise pa.ArrowInvalid("ragged")
+        yield
+
+    monkeypatch.setattr(partner_files, "_arrow_csv_chunks", no_arrow)
+    assert streamed == _read("keystone", "mortgage", data)
+    assert len(streamed) == 150_000 and streamed[-1]["row_number"] == 150_000
+    assert json.loads(streamed[139_999]["raw"])["column_16"] == "extra"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 from datetime import date
 
 import psycopg
@@ -156,3 +157,38 @@ def test_undeliverable_is_recorded(conn) -> None:
     assert conn.execute(
         "SELECT status, undeliverable_on, delivered_on FROM mail_pieces").fetchone() == (
         "undeliverable", date(2026, 11, 23), None)
+
+
+def test_a_role_that_may_not_skip_checks_promotes_the_same(conn) -> None:
+    # Foreign-key checks are skipped only where that is allowed; otherwise all run.
+    role = f"lp_plain_{uuid.uuid4().hex[:8]}"
+    conn.execute(f'CREATE ROLE "{role}"')
+    try:
+        conn.execute(f'GRANT ALL ON ALL TABLES IN SCHEMA public TO "{role}"')
+        conn.execute(f'GRANT ALL ON ALL SEQUENCES IN SCHEMA public TO "{role}"')
+        batch = _batch(conn, "keystone-mtg-2026-11-20.csv", "keystone", "mortgage_m15")
+        _stage_mortgage(conn, batch, "keystone", [
+            {"record_id": "K1", "first_name": "Ann", "last_name": "Lee",
+             "phone_raw": "617-555-0101", "phone_e164": "+16175550101"},
+        ])
+        tables = "ARRAY['phone_numbers', 'mail_pieces']::regclass[]"
+        assert conn.execute(f"SELECT partner_checks_skippable({tables})").fetchone() == (True,)
+        conn.execute(f'SET ROLE "{role}"')
+        assert conn.execute(f"SELECT partner_checks_skippable({tables})").fetchone() == (False,)
+        assert _promote(conn, batch, "271828") == (1, 0, 1)
+        assert conn.execute("SELECT current_setting('session_replication_role')").fetchone() \
+            == ("origin",)
+        conn.execute("RESET ROLE")
+        assert conn.execute(
+            "SELECT count(*) FROM mail_piece_events e JOIN mail_pieces m USING (tracking_code) "
+            "JOIN persons p ON p.id = m.person_id JOIN phone_numbers n ON n.person_id = p.id"
+        ).fetchone() == (1,)
+    finally:
+        conn.execute("RESET ROLE")
+        conn.execute(f'DROP OWNED BY "{role}"')
+        conn.execute(f'DROP ROLE "{role}"')
+
+
+def test_checks_are_not_skipped_on_a_table_with_its_own_trigger(conn) -> None:
+    assert conn.execute(
+        "SELECT partner_checks_skippable(ARRAY['persons']::regclass[])").fetchone() == (False,)

@@ -22,11 +22,12 @@ import pyarrow.csv as pcsv
 from python_calamine import CalamineWorkbook
 
 from leadpipe.tenant import DeliveryFeed, MortgageFeed
-from tasks.parsers.cells import cell_text
+from tasks.parsers.cells import EXACT_LIMIT, cell_text
 from tasks.parsers.rawjson import json_objects
 from tasks.parsers.text import to_utf8
 
 BATCH_ROWS = 50_000
+CHUNK_CELLS = 400_000
 DELIVERY_FIELDS = ("barcode", "event_date", "outcome", "zip")
 
 
@@ -67,8 +68,10 @@ def layout_for(feed: MortgageFeed | DeliveryFeed) -> Layout:
     return DELIVERY_LAYOUTS[feed.format]
 
 
-def _csv_rows(text: str, repaired: set[int]) -> Iterator[tuple[int, list[str | None], bool]]:
-    reader = csv.reader(io.StringIO(text, newline=""))
+def _csv_rows(text: bytes, repaired: set[int]) -> Iterator[tuple[int, list[str | None], bool]]:
+    # Decoded as it is read: a whole-file str (and StringIO's 4-byte copy of it) would
+    # cost several times the file's size.
+    reader = csv.reader(io.TextIOWrapper(io.BytesIO(text), encoding="utf-8", newline=""))
     first_line = 1
     for row in reader:
         # A record may span lines (quoted newlines): it was repaired if any of them was.
@@ -84,17 +87,35 @@ def _sheet_rows(data: bytes, sheet: str | None) -> Iterator[tuple[int, list, boo
         raise FileFormatError(f"no worksheet named {sheet!r} (found: {', '.join(names)})")
     found = book.get_sheet_by_name(sheet or names[0])
     for number, row in enumerate(found.iter_rows(), start=1):
-        yield number, [cell_text(v) for v in row], False
+        yield number, [_cell(v) for v in row], False
 
 
-def _fixed_width_rows(data: bytes) -> Iterator[tuple[int, list, bool]]:
+def _cell(value: object) -> str | None:
+    """`cell_text`, with the common cells (text, whole numbers) answered inline."""
+    kind = type(value)
+    if kind is str:
+        return value or None  # type: ignore[return-value]
+    if kind is float and value.is_integer() and abs(value) < EXACT_LIMIT:  # type: ignore[attr-defined]
+        return str(int(value))  # type: ignore[call-overload]
+    return cell_text(value)
+
+
+def _fixed_width_chunks(data: bytes) -> Iterator[tuple[list[pa.Array], pa.Array]]:
+    """D3 lines cut into their columns with Arrow, a batch of lines at a time."""
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
         members = [n for n in archive.namelist() if n.upper().endswith(".TXT")]
         if len(members) != 1:
             raise FileFormatError(f"expected one .txt file in the zip, found {len(members)}")
         text, _ = to_utf8(archive.read(members[0]))
-    for number, line in enumerate(text.decode("utf-8").splitlines(), start=1):
-        yield number, [line[a - 1:b].strip() or None for _, a, b in D3_COLUMNS], False
+    lines = text.decode("utf-8").splitlines()
+    del text
+    for start in range(0, len(lines), BATCH_ROWS):
+        chunk = pa.array(lines[start:start + BATCH_ROWS], pa.string())
+        columns = []
+        for _, first, last in D3_COLUMNS:
+            value = pc.utf8_trim_whitespace(pc.utf8_slice_codeunits(chunk, first - 1, last))
+            columns.append(pc.if_else(pc.equal(value, ""), pa.scalar(None, pa.string()), value))
+        yield columns, pa.array([False] * len(chunk), pa.bool_())
 
 
 def _header_index(header: list[str | None], layout: Layout) -> dict[str, int]:
@@ -117,11 +138,11 @@ def _keys(header: list[str | None], width: int) -> list[str]:
     return named + [f"column_{i + 1}" for i in range(len(named), width)]
 
 
-def _row_chunks(rows: Iterator[tuple[int, list, bool]]
+def _row_chunks(rows: Iterator[tuple[int, list, bool]], size: int = BATCH_ROWS
                 ) -> Iterator[tuple[list[pa.Array], pa.Array]]:
     """Python rows to column chunks (short rows padded with nulls) and repair flags."""
     while True:
-        chunk = list(islice(rows, BATCH_ROWS))
+        chunk = list(islice(rows, size))
         if not chunk:
             return
         columns = zip_longest(*(row for _, row, _ in chunk))
@@ -129,12 +150,14 @@ def _row_chunks(rows: Iterator[tuple[int, list, bool]]
         yield arrays, pa.array([flag for _, _, flag in chunk], pa.bool_())
 
 
-def _arrow_csv_chunks(text: bytes, width: int) -> Iterator[tuple[list[pa.Array], pa.Array]]:
+def _arrow_csv_chunks(text: bytes, width: int, skip_rows: int
+                      ) -> Iterator[tuple[list[pa.Array], pa.Array]]:
     """A well-formed UTF-8 CSV (header already known) read by Arrow's CSV reader."""
     names = [f"c{i}" for i in range(width)]
     reader = pcsv.open_csv(
         io.BytesIO(text),
-        read_options=pcsv.ReadOptions(column_names=names, skip_rows=1, block_size=1 << 22),
+        read_options=pcsv.ReadOptions(column_names=names, skip_rows=skip_rows,
+                                      block_size=1 << 22),
         convert_options=pcsv.ConvertOptions(
             column_types=dict.fromkeys(names, pa.string()), null_values=[""],
             strings_can_be_null=True, quoted_strings_can_be_null=True),
@@ -146,34 +169,48 @@ def _arrow_csv_chunks(text: bytes, width: int) -> Iterator[tuple[list[pa.Array],
 def _chunks_and_header(fmt: str, data: bytes, layout: Layout
                        ) -> tuple[list[str | None], Iterator[tuple[list[pa.Array], pa.Array]]]:
     """The header and the file's rows as column chunks, for every format."""
+    if fmt == "D3":
+        return [c[0] for c in D3_COLUMNS], _fixed_width_chunks(data)
     if fmt in ("M15", "D1"):
         text, repaired = to_utf8(data)
-        rows = _csv_rows(text.decode("utf-8"), set(repaired))
-    elif fmt == "D3":
-        rows = _fixed_width_rows(data)
+        rows = _csv_rows(text, set(repaired))
     else:
         rows = _sheet_rows(data, layout.sheet)
     if layout.header_row is None:
-        header: list[str | None] = list(D1_COLUMNS if fmt == "D1" else (c[0] for c in D3_COLUMNS))
+        header: list[str | None] = list(D1_COLUMNS)
     else:
         header = next((row for number, row, _ in rows if number == layout.header_row), [])
         if not header:
             raise FileFormatError(f"no header row (expected on row {layout.header_row})")
-        if fmt == "M15" and not repaired:
-            return header, _fast_csv(text, header, rows)
-    return header, _row_chunks(rows)
+    if fmt in ("M15", "D1") and not repaired:
+        return header, _fast_csv(text, header, rows, skip_rows=layout.header_row or 0)
+    # Rows read by Python are Python objects until their chunk is built: a wide sheet
+    # takes fewer rows a chunk, so memory follows the cells held, not the file.
+    size = min(BATCH_ROWS, max(1, CHUNK_CELLS // max(len(header), 1)))
+    return header, _row_chunks(rows, size)
 
 
-def _fast_csv(text: bytes, header: list[str | None], rows: Iterator
+def _fast_csv(text: bytes, header: list[str | None], rows: Iterator, skip_rows: int
               ) -> Iterator[tuple[list[pa.Array], pa.Array]]:
-    """Arrow's reader when the file allows it; the csv module's rows when it does not."""
+    """Arrow's reader while the file allows it, streamed; then the csv module's rows.
+
+    Arrow fails on the block holding a ragged row (more or fewer fields than the
+    header); the rows it already gave are skipped in the csv module's reading,
+    which goes on from there. Both skip nothing but empty lines.
+    """
+    given = 0
     try:
-        chunks = list(_arrow_csv_chunks(text, len(header)))
+        for arrays, flags in _arrow_csv_chunks(text, len(header), skip_rows):
+            given += len(flags)
+            yield arrays, flags
     except pa.ArrowInvalid:
-        # Ragged rows (more fields than the header): read them as Python rows.
-        yield from _row_chunks(rows)
+        pass
+    else:
         return
-    yield from chunks
+    rest = ((number, row, flag) for number, row, flag in rows if row)
+    for _ in islice(rest, given):
+        pass
+    yield from _row_chunks(rest)
 
 
 def read_partner_file(fmt: str, data: bytes, feed: MortgageFeed | DeliveryFeed
@@ -212,6 +249,7 @@ def read_partner_file(fmt: str, data: bytes, feed: MortgageFeed | DeliveryFeed
         for field, position in index.items():
             columns[field] = (arrays[position] if position < len(arrays)
                               else pa.nulls(count, pa.string()))
-        columns["raw"] = json_objects(dict(zip(keys, arrays, strict=True)))
+        columns["raw"] = json_objects(dict(zip(keys, arrays, strict=True)),
+                                      optional=frozenset(keys[len(header):]))
         columns["encoding_repaired"] = repaired.filter(keep)
         yield pa.RecordBatch.from_pydict(columns)

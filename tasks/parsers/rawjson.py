@@ -25,16 +25,27 @@ def _quoted(values: pa.Array) -> pa.Array:
     return pc.fill_null(quoted, "null")
 
 
-def json_objects(columns: dict[str, pa.Array]) -> pa.Array:
-    """One JSON object per row, mapping each column name to the row's value (or null)."""
+def json_objects(columns: dict[str, pa.Array], optional: frozenset[str] = frozenset()
+                 ) -> pa.Array:
+    """One JSON object per row, mapping each column name to the row's value (or null).
+
+    Columns named in `optional` (a ragged row's fields beyond the header) appear
+    only in rows that have a value there, so a row's object does not depend on
+    the other rows read with it.
+    """
     names = list(columns)
     if not names:
         raise ValueError("a row needs at least one column")
+    if names[0] in optional:
+        raise ValueError("the first column cannot be optional")
     rows = len(columns[names[0]])
     parts = []
     for i, name in enumerate(names):
         key = ("{" if i == 0 else ", ") + json.dumps(name, ensure_ascii=False) + ": "
-        parts.append(pc.binary_join_element_wise(key, _quoted(columns[name]), ""))
+        part = pc.binary_join_element_wise(key, _quoted(columns[name]), "")
+        if name in optional:
+            part = pc.if_else(pc.is_valid(columns[name]), part, pa.scalar("", pa.string()))
+        parts.append(part)
     joined = pc.binary_join_element_wise(*parts, "}", "")
     rare = pa.array([False] * rows, pa.bool_())
     for values in columns.values():
@@ -42,7 +53,8 @@ def json_objects(columns: dict[str, pa.Array]) -> pa.Array:
         rare = pc.or_(rare, pc.fill_null(found, False))
     if not pc.any(rare).as_py():
         return joined
-    slow = [json.dumps(dict(zip(names, row, strict=True)), ensure_ascii=False)
+    slow = [json.dumps({k: v for k, v in zip(names, row, strict=True)
+                        if v is not None or k not in optional}, ensure_ascii=False)
             if flag else None
             for flag, row in zip(rare.to_pylist(),
                                  zip(*(columns[n].to_pylist() for n in names), strict=True),
