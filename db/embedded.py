@@ -61,7 +61,8 @@ def start() -> str:
             conn.execute(f'CREATE DATABASE "{DATABASE}"')
     if restart:
         stop()
-        server = pgserver.get_server(pgdata, cleanup_mode=None)
+        # pgserver keeps one handle per data directory: start the server again through it.
+        server.ensure_postgres_running()
     return server.get_uri(DATABASE)
 
 
