@@ -23,11 +23,11 @@ class Monitor:
     """Peak resident memory of this process tree (Ray workers included), and CPU seconds.
 
     CPU seconds are counted for this process tree and for the PostgreSQL backends serving
-    the benchmark's database (found by name), so the work done can be told apart from time
-    spent waiting for cores other processes on a shared machine hold.
+    the benchmark's database (found by name; none without one), so the work done can be
+    told apart from time spent waiting for cores other processes on a shared machine hold.
     """
 
-    def __init__(self, dbname: str, interval: float = 0.1) -> None:
+    def __init__(self, dbname: str | None = None, interval: float = 0.1) -> None:
         self.dbname = dbname
         self.interval = interval
         self.peak = 0
@@ -46,7 +46,7 @@ class Monitor:
                 except psutil.Error:
                     continue
             self.peak = max(self.peak, total)
-            for proc in psutil.process_iter(["cmdline"]):
+            for proc in psutil.process_iter(["cmdline"]) if self.dbname else ():
                 cmd = " ".join(proc.info["cmdline"] or []) + " "
                 if cmd.startswith("postgres:") and marker in cmd:
                     try:

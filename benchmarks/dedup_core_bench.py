@@ -22,49 +22,21 @@ import json
 import os
 import platform
 import resource
-import threading
+import sys
 import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import psutil
 import pyarrow as pa
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks.common import Monitor
 from dedup_ray import DedupResult, DedupSettings, InMemoryKeyStore, ray_init, run, run_incremental
 from dedup_ray.synthetic import synthetic_people, true_pairs
 
 DEFAULT_JSON = Path(__file__).resolve().parent / "results" / "dedup_core.json"
-
-
-class PeakMemory:
-    """Samples the resident memory of this process and its children (Ray workers)."""
-
-    def __init__(self, interval: float = 0.1) -> None:
-        self.interval = interval
-        self.peak = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._sample, daemon=True)
-
-    def _sample(self) -> None:
-        me = psutil.Process()
-        while not self._stop.is_set():
-            total = 0
-            for proc in [me, *me.children(recursive=True)]:
-                try:
-                    total += proc.memory_info().rss
-                except psutil.Error:
-                    continue
-            self.peak = max(self.peak, total)
-            self._stop.wait(self.interval)
-
-    def __enter__(self) -> PeakMemory:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
 
 
 def _pair_codes(labels: np.ndarray) -> np.ndarray:
@@ -102,7 +74,7 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
         ray_init(num_cpus=args.cpus)
         ray_start = round(time.perf_counter() - start, 2)
 
-    with PeakMemory() as memory:
+    with Monitor() as memory:
         start = time.perf_counter()
         result = run(people, settings, use_ray=args.ray)
         seconds = time.perf_counter() - start
