@@ -22,18 +22,17 @@ import pyarrow.parquet as pq
 from dedup_ray.engine import DedupResult, Progress, run
 from dedup_ray.settings import DedupSettings
 from tasks.hygiene import clean_phones, clean_zips, parse_names
+from tasks.sources.columns import match_columns
 
-#: The fields a list may map, and the column names each is found under without a map.
-FILE_FIELDS: dict[str, tuple[str, ...]] = {
-    "first_name": ("first_name",),
-    "last_name": ("last_name",),
-    "full_name": ("full_name", "name"),
-    "street": ("street", "address"),
-    "city": ("city",),
-    "state": ("state",),
-    "zip": ("zip", "zip5", "zipcode"),
-    "email": ("email",),
-    "phone": ("phone", "phone_e164"),
+#: The fields a list may map (the import's logical field names), and the other column
+#: names each is found under without a map, most preferred first.
+FILE_FIELDS = ("first_name", "last_name", "full_name", "street", "city", "state", "zip",
+               "email", "phone")
+FILE_SYNONYMS: dict[str, tuple[str, ...]] = {
+    "full_name": ("name",),
+    "street": ("address",),
+    "zip": ("zip5", "zipcode"),
+    "phone": ("phone_e164",),
 }
 OUTPUT_COLUMNS = ("record_id", "cluster_id", "is_original", "match_score", "match_reason")
 
@@ -52,17 +51,17 @@ def _read_text(path: Path) -> pa.Table:
 
 
 def _mapping(path: Path, names: list[str], given: dict[str, str]) -> dict[str, str]:
+    """Field -> column: the user's maps first, then the usual names (`match_columns`)."""
     unknown = sorted(set(given) - set(FILE_FIELDS))
     if unknown:
         raise ValueError(f"--map {', '.join(unknown)}: not a field; fields are "
                          f"{', '.join(FILE_FIELDS)}")
-    lower = {n.strip().lower(): n for n in names}
-    found = {field: lower[a] for field, aliases in FILE_FIELDS.items()
-             for a in aliases[::-1] if a in lower}
-    found.update(given)
-    missing = sorted(col for col in found.values() if col not in names)
+    missing = sorted(col for col in given.values() if col not in names)
     if missing:
         raise ValueError(f"{path}: no column(s) {', '.join(missing)}")
+    synonyms = {f: (*([given[f]] if f in given else []), *FILE_SYNONYMS.get(f, ()))
+                for f in FILE_FIELDS}
+    found = {f: names[i] for f, i in match_columns(names, synonyms).items() if f in FILE_FIELDS}
     if not {"first_name", "last_name", "full_name", "email", "phone"} & set(found):
         raise ValueError(f"{path}: no column names a person (map first_name and last_name, "
                          "full_name, email or phone)")
