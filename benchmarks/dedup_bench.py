@@ -58,7 +58,7 @@ from db import migrate
 from dedup_ray import ray_init
 from dedup_ray.database import load_people
 from dedup_ray.runs import RunSummary, run_dedup
-from dedup_ray.synthetic import synthetic_people, true_pairs
+from dedup_ray.synthetic import pairwise_accuracy, synthetic_people
 from leadpipe import settings as env
 
 DEFAULT_JSON = Path(__file__).resolve().parent / "results" / "dedup.json"
@@ -124,23 +124,7 @@ def accuracy(url: str, people: pa.Table, entity: np.ndarray) -> dict[str, Any]:
     ids = people.column("id").to_numpy()
     order = np.argsort(stored[:, 0])
     golden = stored[order[np.searchsorted(stored[order, 0], ids)], 1]
-    found = _pair_codes(golden)
-    truth = _pair_codes(entity)
-    hits = int(np.isin(found, truth, assume_unique=True).sum())
-    precision = hits / max(1, found.size)
-    recall = hits / max(1, truth.size)
-    return {
-        "precision": round(precision, 4),
-        "recall": round(recall, 4),
-        "f1": round(2 * precision * recall / max(1e-12, precision + recall), 4),
-        "true_pairs": int(truth.size),
-        "found_pairs": int(found.size),
-    }
-
-
-def _pair_codes(labels: np.ndarray) -> np.ndarray:
-    left, right = true_pairs(labels)
-    return np.sort(left * len(labels) + right)
+    return pairwise_accuracy(golden, entity)
 
 
 def timed_run(url: str, name: str, mode: str, use_ray: bool) -> tuple[RunSummary, dict]:

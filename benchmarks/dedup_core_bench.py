@@ -34,33 +34,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.common import Monitor
 from dedup_ray import DedupResult, DedupSettings, InMemoryKeyStore, ray_init, run, run_incremental
-from dedup_ray.synthetic import synthetic_people, true_pairs
+from dedup_ray.synthetic import pairwise_accuracy, synthetic_people
 
 DEFAULT_JSON = Path(__file__).resolve().parent / "results" / "dedup_core.json"
-
-
-def _pair_codes(labels: np.ndarray) -> np.ndarray:
-    left, right = true_pairs(labels)
-    return np.sort(left * len(labels) + right)
 
 
 def accuracy(result: DedupResult, people: pa.Table, entity: np.ndarray) -> dict[str, float]:
     """Pairwise precision, recall and F1 of the clusters against the true entities."""
     a = result.assignments
     pos = np.searchsorted(a.column("person_id").to_numpy(), people.column("id").to_numpy())
-    found = _pair_codes(a.column("golden_id").to_numpy()[pos])
-    truth = _pair_codes(entity)
-    hits = int(np.isin(found, truth, assume_unique=True).sum())
-    precision = hits / max(1, found.size)
-    recall = hits / max(1, truth.size)
-    f1 = 2 * precision * recall / max(1e-12, precision + recall)
-    return {
-        "precision": round(precision, 4),
-        "recall": round(recall, 4),
-        "f1": round(f1, 4),
-        "true_pairs": int(truth.size),
-        "found_pairs": int(found.size),
-    }
+    return pairwise_accuracy(a.column("golden_id").to_numpy()[pos], entity)
 
 
 def bench(args: argparse.Namespace) -> dict[str, Any]:

@@ -286,3 +286,29 @@ def true_pairs(entity: npt.NDArray[np.int64]) -> tuple[npt.NDArray[np.int64], ..
     li, ri = all_pairs(starts, sizes)
     left, right = order[li], order[ri]
     return np.minimum(left, right), np.maximum(left, right)
+
+
+def pairwise_accuracy(golden: npt.NDArray[np.int64],
+                      entity: npt.NDArray[np.int64]) -> dict[str, float | int]:
+    """Pairwise precision, recall and F1 of cluster labels against the true entities.
+
+    Args:
+        golden: each record's cluster label (its golden id), in the rows' order.
+        entity: each record's true person, in the same order.
+    """
+
+    def codes(labels: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+        left, right = true_pairs(labels)
+        return np.sort(left * len(labels) + right)
+
+    found, truth = codes(golden), codes(entity)
+    hits = int(np.isin(found, truth, assume_unique=True).sum())
+    precision = hits / max(1, found.size)
+    recall = hits / max(1, truth.size)
+    return {
+        "precision": round(precision, 4),
+        "recall": round(recall, 4),
+        "f1": round(2 * precision * recall / max(1e-12, precision + recall), 4),
+        "true_pairs": int(truth.size),
+        "found_pairs": int(found.size),
+    }
