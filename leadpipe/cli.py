@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.table import Table
 
 from db import connection, embedded, migrate
+from db.queries import sql
 from dedup_ray.cli import app as dedup_app
 from imb.cli import app as imb_app
 from leadpipe import settings
@@ -161,8 +162,7 @@ def replay(
     t = tenant_config.load(tenant)
     zone = zone_for(t)
     with connection.connect() as conn:
-        found = conn.execute("SELECT status, source_type FROM import_batches WHERE id = %s",
-                             (import_id,))
+        found = conn.execute(sql("batch_status"), {"batch_id": import_id})
         row = found.fetchone()
         if row is None:
             raise UserError(f"no import batch {import_id}")
@@ -255,9 +255,7 @@ def migrate_command(
         for source in opened:
             task = progress.add_task(Path(source.name).name[:40], total=source.estimate())
             if not resume:
-                conn.execute("UPDATE import_batches SET status = 'FAILED', error_message = "
-                             "'superseded by a new run' WHERE filename = %s AND status IN "
-                             "('PENDING', 'RUNNING')", (source.name,))
+                conn.execute(sql("migration_supersede"), {"filename": source.name})
                 conn.commit()
             runs.append(migrate_source(conn, source, batch_rows=batch_rows,
                                        progress=lambda n, task=task: progress.advance(task, n)))

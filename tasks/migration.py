@@ -97,10 +97,8 @@ def _open_batch(conn: psycopg.Connection, source: Source) -> tuple[int, str, obj
     name = source.name
     found = conn.execute(sql("batch_resumable"), {"filename": name, "sha256": sha256}).fetchone()
     if found is None and uri is None:
-        found = conn.execute(
-            "SELECT id FROM import_batches WHERE filename = %s AND source_type = %s "
-            "AND status IN ('PENDING', 'RUNNING') ORDER BY id DESC LIMIT 1",
-            (name, source.kind)).fetchone()
+        found = conn.execute(sql("migration_open_run"),
+                             {"filename": name, "source_type": source.kind}).fetchone()
     if found is not None:
         checkpoint = conn.execute(sql("checkpoint_get"), {"batch_id": found[0]}).fetchone()
         return found[0], "RUNNING", checkpoint[0] if checkpoint else None
@@ -136,8 +134,7 @@ def migrate_source(conn: psycopg.Connection, source: Source, *, batch_rows: int 
     if status == "REJECTED_DUPLICATE":
         return SourceRun(batch_id, source.name, source.kind, status,
                          message="the same file was imported before")
-    conn.execute("UPDATE import_batches SET status = 'RUNNING', started_at = "
-                 "coalesce(started_at, now()) WHERE id = %s", (batch_id,))
+    conn.execute(sql("migration_start"), {"batch_id": batch_id})
     conn.commit()
     clock = clock or StageClock()
     attempt = 0
@@ -328,12 +325,10 @@ def _finish(conn: psycopg.Connection, batch_id: int, source: Source) -> SourceRu
     status = "COMPLETE_WITH_ERRORS" if counts["rows_rejected"] else "COMPLETE"
     run = SourceRun(batch_id, source.name, source.kind, status, **counts)
     checks = migration_checklist(run)
-    conn.execute(
-        "UPDATE import_batches SET status = %s, row_count = %s, success_count = %s, "
-        "error_count = %s, warning_count = %s, checklist = %s::jsonb, "
-        "finished_at = clock_timestamp() WHERE id = %s",
-        (status, run.rows_read, run.rows_loaded, run.rows_rejected, run.warnings,
-         json.dumps(checks), batch_id))
+    conn.execute(sql("migration_finish"), {
+        "status": status, "rows_read": run.rows_read, "rows_loaded": run.rows_loaded,
+        "rows_rejected": run.rows_rejected, "warnings": run.warnings,
+        "checklist": json.dumps(checks), "batch_id": batch_id})
     conn.commit()
     return run
 
