@@ -79,10 +79,7 @@ class Outcome:
 
 def batch_report(conn: psycopg.Connection, outcome: Outcome) -> BatchReport:
     """The success row (the seed's D4 columns) and every finding of a processed import."""
-    duration = conn.execute(
-        "SELECT extract(epoch FROM finished_at - started_at) FROM import_batches WHERE id = %s",
-        (outcome.batch_id,),
-    ).fetchone()[0]
+    duration = conn.execute(sql("batch_duration"), {"batch_id": outcome.batch_id}).fetchone()[0]
     skipped = outcome.loaded - outcome.inserted - outcome.updated
     success = [[outcome.batch_id, outcome.filename, outcome.rows_read, outcome.inserted,
                 outcome.updated, max(skipped, 0), outcome.rejected, outcome.warnings,
