@@ -112,3 +112,13 @@ def upgrade(url: str, directory: Path = MIGRATIONS_DIR) -> list[str]:
         finally:
             conn.execute("SELECT pg_advisory_unlock(%s)", (LOCK_KEY,))
     return done
+
+
+def upgraded_database() -> str:
+    """The configured database (`db.connection.database_url`), its schema brought up to date:
+    what every command that writes starts from."""
+    from db import connection
+
+    url = connection.database_url()
+    upgrade(url)
+    return url

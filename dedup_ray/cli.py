@@ -18,7 +18,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from db import connection, migrate
+from db import migrate
 from dedup_ray.engine import Progress as ProgressCallback
 from dedup_ray.files import FILE_FIELDS, dedup_file
 from dedup_ray.operators import PARTS, RECORD_FIELDS, example_merge, explain, override, unmerge
@@ -85,13 +85,6 @@ def _progress(stages: tuple[str, ...] = _STAGES) -> Iterator[ProgressCallback]:
         yield report
 
 
-def _database() -> str:
-    """The database, its schema brought up to date (as `leadpipe ingest` does)."""
-    url = connection.database_url()
-    migrate.upgrade(url)
-    return url
-
-
 def _actor(actor: str | None) -> str:
     if actor:
         return actor
@@ -139,7 +132,7 @@ def run_command(
     """Resolve golden records over the database and write them back."""
     mode = "incremental" if incremental else "full"
     with _progress() as progress:
-        summary = run_dedup(_database(), mode=mode, use_ray=ray, progress=progress)
+        summary = run_dedup(migrate.upgraded_database(), mode=mode, use_ray=ray, progress=progress)
     _summary(summary)
 
 
@@ -150,7 +143,8 @@ def override_command(
 ) -> None:
     """Make a person the golden record of its cluster (manual override, audited)."""
     with _progress() as progress:
-        summary = override(golden, actor=_actor(actor), url=_database(), progress=progress)
+        summary = override(golden, actor=_actor(actor), url=migrate.upgraded_database(),
+                           progress=progress)
     console.print(
         f"person {golden} is marked golden by hand (run {summary.run_id}): "
         f"{summary.counts['golden_changes']} golden change(s), "
@@ -166,7 +160,8 @@ def unmerge_command(
 ) -> None:
     """Separate a merged duplicate into its own golden record; later runs keep it apart."""
     with _progress() as progress:
-        summary = unmerge(person_id, actor=_actor(actor), url=_database(), progress=progress)
+        summary = unmerge(person_id, actor=_actor(actor), url=migrate.upgraded_database(),
+                          progress=progress)
     console.print(
         f"person {person_id} is its own golden record (run {summary.run_id}, "
         f"{summary.counts['unmerges']} separation(s)); later runs keep it apart",
@@ -208,7 +203,7 @@ def explain_command(
     second: Annotated[int, typer.Argument(help="another person id")],
 ) -> None:
     """Print why two people match or not: tier, reason and per-field score parts."""
-    print_explanation(explain(first, second, _database()))
+    print_explanation(explain(first, second, migrate.upgraded_database()))
 
 
 @app.command("file")
@@ -255,7 +250,7 @@ def demo_step(out: Console) -> RunSummary:
 
     A full run (in-process unless RAY_ADDRESS is set); again on unchanged data it changes nothing.
     """
-    url = _database()
+    url = migrate.upgraded_database()
     with _progress() as progress:
         summary = run_dedup(url, mode="full", progress=progress)
     g, c = summary.golden, summary.counts

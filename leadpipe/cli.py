@@ -136,8 +136,7 @@ def ingest(
     zone = zone_for(t)
     files = [InboundFile(p.name, p.read_bytes(), "local")
              for p in sorted(folder.iterdir()) if p.is_file()]
-    url = connection.database_url()
-    migrate.upgrade(url)
+    url = migrate.upgraded_database()
     with connection.connect(url) as conn:
         landed = land_all(conn, t, zone, files)
         results = not_processed(landed) + process_pending(conn, t, zone)
@@ -246,8 +245,7 @@ def migrate_command(
     opened = [open_source(ref, t) for ref in expand_sources(sources)]
     if not resume:
         console.print("--no-resume: interrupted runs of these sources start again from the top")
-    url = connection.database_url()
-    migrate.upgrade(url)
+    url = migrate.upgraded_database()
     runs = []
     with connection.connect(url) as conn, Progress(
             "[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
