@@ -242,24 +242,42 @@ def _resolve_sizes(known: KnownSizes, keys: RecordKeys) -> BucketSizes | None:
     return known(keys) if callable(known) else known
 
 
+#: Rows per bucket partition of an in-process run: blocking sorts one partition's entries
+#: at a time, so its working memory stays that of ~250k rows whatever the run's size.
+_LOCAL_PARTITION_ROWS = 250_000
+
+
 def _local(
     people: pa.Table, settings: DedupSettings, known: KnownSizes, timer: StageClock
 ) -> _Blocked:
     n = people.num_rows
+    parts = settings.partitions or max(1, -(-n // _LOCAL_PARTITION_ROWS))
     with timer.stage("normalize_and_keys"):
         out = [
-            prepare_chunk(people, lo, hi, settings, 1) for lo, hi in _chunks(n, settings.chunk_rows)
+            prepare_chunk(people, lo, hi, settings, parts)
+            for lo, hi in _chunks(n, settings.chunk_rows)
         ]
         norm = pa.concat_tables([o[0] for o in out])
         keys = _concat_keys([o[1] for o in out])
-        entries = [o[2] for o in out]
+        entries = [o[2:] for o in out]
+        del out
     with timer.stage("blocking"):
         ids = norm.column("id").to_numpy()
         sizes = _resolve_sizes(known, keys)
-        report, codes = block_partition(settings, name_order(norm), ids, sizes, 1, *entries)
+        order = name_order(norm)
+        reports, codes = [], []
+        for p in range(parts):
+            block = [chunk[p] for chunk in entries]
+            for chunk in entries:
+                chunk[p] = None  # each partition's entries are freed once it is blocked
+            report, part_codes = block_partition(settings, order, ids, sizes, 1, *block)
+            del block
+            reports.append(report)
+            codes.append(part_codes)
+        report = pa.concat_tables(reports)
     with timer.stage("scoring"):
         frame = scoring_frame(norm, settings)
-        accepted, scored = score_partition(frame, settings, n, codes)
+        accepted, scored = score_partition(frame, settings, n, *codes)
     return _Blocked(norm, keys, frame, accepted, report, scored)
 
 

@@ -63,7 +63,8 @@ class DedupSettings:
             must score at least this against it, or it is split off.
         chain_max_rounds: bound on split rounds (each round removes at least one member).
         chunk_rows: records per signature/scoring task.
-        partitions: bucket partitions for Ray (0: two per available CPU).
+        partitions: bucket partitions (0: two per available CPU under Ray, one per 250k rows
+            in-process, where partitions bound the memory of blocking).
         workers: rapidfuzz threads per task (1 under Ray, where tasks are the parallelism).
     """
 
