@@ -9,6 +9,7 @@ data goes out with PostgreSQL's binary COPY format, encoded by numpy. The run it
 from __future__ import annotations
 
 import io
+from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
@@ -147,10 +148,25 @@ def copy_binary(
         Rows copied.
     """
     n = len(next(iter(columns.values())))
+    chunks = (
+        {k: v[lo : lo + _CHUNK_ROWS] for k, v in columns.items()}
+        for lo in range(0, n, _CHUNK_ROWS)
+    )
+    return copy_binary_chunks(conn, statement, dtype, chunks)
+
+
+def copy_binary_chunks(
+    conn: psycopg.Connection,
+    statement: str,
+    dtype: np.dtype,
+    chunks: Iterable[dict[str, npt.NDArray[Any]]],
+) -> int:
+    """`copy_binary` of columns made chunk by chunk (rows too many to hold twice)."""
+    n = 0
     with conn.cursor() as cur, cur.copy(statement, writer=QueuedLibpqWriter(cur)) as copy:
         copy.write(_COPY_HEADER)
-        for lo in range(0, n, _CHUNK_ROWS):
-            chunk = {k: v[lo : lo + _CHUNK_ROWS] for k, v in columns.items()}
+        for chunk in chunks:
+            n += len(next(iter(chunk.values())))
             copy.write(_encode(dtype, chunk))
         copy.write(_COPY_TRAILER)
     return n
