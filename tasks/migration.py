@@ -277,8 +277,12 @@ def process_chunks(conn: psycopg.Connection, batch_id: int, kind: str,
             if replay:
                 ranges = _restage(conn, batch_id, staged, findings, first, last)
             else:
+                skipped = conn.execute(sql("migration_stage_checks_skip"),
+                                       {"batch_id": batch_id}).fetchone() is not None
                 copy_arrow(conn, "stg_person", staged)
                 copy_arrow(conn, "import_errors", findings)
+                if skipped:
+                    conn.execute(sql("stage_checks_restore"))
                 ranges = [(first, last)]
         with clock.stage("upsert"):
             for low, high in ranges:

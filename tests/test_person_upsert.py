@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -347,6 +348,60 @@ def test_a_row_whose_person_changed_keys_is_routed_again_in_the_same_call(conn) 
     before = snapshot(conn)
     assert upsert(conn, batch) == (0, 0, 0, 6)
     assert snapshot(conn) == before
+
+
+def test_a_row_follows_its_key_to_the_next_holder_when_its_person_drops_it(conn) -> None:
+    # Two stored people share an e-mail (dedup's business); the lower one takes a new e-mail
+    # from a newer row that reached it by phone. The row with the shared e-mail went to the
+    # lower one first; matched again, its e-mail now leads to the other holder.
+    low, high = (conn.execute(
+        "INSERT INTO persons (primary_email, primary_phone_e164, source_updated_at) "
+        "VALUES ('a@x.com', %s, %s) RETURNING id", (phone, day(1))).fetchone()[0]
+        for phone in ("+16175550101", None))
+    batch, counts = load(conn, [
+        row(email="b@x.com", phone="+16175550101", ts=2),
+        row(email="a@x.com", first_name="Ann"),
+    ])
+    assert person(conn, low)["primary_email"] == "b@x.com"
+    assert [(r[0], r[1], r[2]) for r in lineage(conn, batch)] == [
+        (1, low, "update"), (2, low, "matched"), (2, high, "matched")]
+    assert counts == (0, 1, 1, 0)
+    before = snapshot(conn)
+    assert upsert(conn, batch) == (0, 0, 0, 2)
+    assert snapshot(conn) == before
+
+
+def test_a_role_that_may_not_skip_checks_upserts_the_same(conn) -> None:
+    # Child and lineage rows skip their per-row foreign-key checks only where the role may;
+    # either way the checks are back on when the call returns.
+    rows = [row(email="a@x.com", phone="+16175550101", first_name="Ann", street="1 Main St",
+                zip5="02134", ts=1),
+            row(email="a@x.com", phone="+16175550102", ts=2)]
+    setting = "SELECT current_setting('session_replication_role')"
+    tables = "ARRAY['phone_numbers', 'email_addresses', 'person_lineage']::regclass[]"
+    assert conn.execute(f"SELECT partner_checks_skippable({tables})").fetchone() == (True,)
+    _, counts = load(conn, rows)
+    assert counts == (1, 1, 0, 0)
+    assert conn.execute(setting).fetchone() == ("origin",)
+    role = f"lp_plain_{uuid.uuid4().hex[:8]}"
+    conn.execute(f'CREATE ROLE "{role}"')
+    try:
+        conn.execute(f'GRANT ALL ON ALL TABLES IN SCHEMA public TO "{role}"')
+        conn.execute(f'GRANT ALL ON ALL SEQUENCES IN SCHEMA public TO "{role}"')
+        conn.execute(f'SET ROLE "{role}"')
+        assert conn.execute(f"SELECT partner_checks_skippable({tables})").fetchone() == (False,)
+        second, counts = load(conn, [*rows, row(email="b@x.com", phone="+16175550103")],
+                              filename="again.csv")
+        assert counts == (1, 0, 0, 2)
+        assert conn.execute(setting).fetchone() == ("origin",)
+    finally:
+        conn.execute("RESET ROLE")
+        conn.execute(f'DROP OWNED BY "{role}"')
+        conn.execute(f'DROP ROLE "{role}"')
+    assert [r[0] for r in conn.execute(
+        "SELECT phone_e164 FROM phone_numbers ORDER BY phone_e164").fetchall()] == [
+        "+16175550101", "+16175550102", "+16175550103"]
+    assert [(r[0], r[2]) for r in lineage(conn, second)] == [(3, "insert")]
 
 
 def test_a_range_of_rows_is_upserted_alone(conn) -> None:
