@@ -1,14 +1,16 @@
 """The legacy migration path for one source: checksum, check, stage, upsert, checkpoint.
 
-Every chunk of a source (its rows, their findings, their upsert into the person
-tables and the checkpoint) commits as one transaction, so a run killed at any
-moment resumes after the last committed chunk and ends in the state of an
-uninterrupted run. A file seen before (same SHA-256) is rejected as a duplicate;
-a MySQL table may be migrated again (the upsert makes that change nothing).
+Every chunk's upsert into the person tables commits with its checkpoint; its rows
+and findings are staged just before, on a second connection, while the previous
+chunk upserts. A run killed at any moment resumes after the last committed chunk,
+first removing what was staged past it, and ends in the state of an uninterrupted
+run. A file seen before (same SHA-256) is rejected as a duplicate; a MySQL table
+may be migrated again (the upsert makes that change nothing).
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -249,8 +251,11 @@ def process_chunks(conn: psycopg.Connection, batch_id: int, kind: str,
     """Check, stage, upsert and checkpoint each chunk of a batch, one transaction a chunk.
 
     The migration and the replay of a migrated batch share this path, so a replayed row
-    is treated exactly as the migration treated it. Reading and checking the next chunk
-    overlap the database work on this one (`prefetch`).
+    is treated exactly as the migration treated it. Reading, checking and (in a migration)
+    staging the next chunk overlap the upsert of this one: a thread reads and checks
+    (`prefetch`) and stages on a second connection, committing there; the upsert and the
+    checkpoint commit here. Staged rows past the checkpoint (a killed run's) are removed
+    first, so a resumed run ends as an uninterrupted one.
 
     Args:
         conn: the database (committed per chunk).
@@ -267,36 +272,56 @@ def process_chunks(conn: psycopg.Connection, batch_id: int, kind: str,
     Returns:
         The last row number committed.
     """
-    for rows, checked in prefetch(_checked(chunks, kind, clock)):
-        numbers = rows.column("row_number")
-        first, last = pc.min(numbers).as_py(), pc.max(numbers).as_py()
-        with clock.stage("stage"):
-            staged = checked.staged.add_column(
-                0, "batch_id", pa.array([batch_id] * checked.staged.num_rows, pa.int64()))
-            findings = checked.findings.table(batch_id)
-            if replay:
-                ranges = _restage(conn, batch_id, staged, findings, first, last)
-            else:
-                skipped = conn.execute(sql("migration_stage_checks_skip"),
-                                       {"batch_id": batch_id}).fetchone() is not None
-                copy_arrow(conn, "stg_person", staged)
-                copy_arrow(conn, "import_errors", findings)
-                if skipped:
-                    conn.execute(sql("stage_checks_restore"))
-                ranges = [(first, last)]
-        with clock.stage("upsert"):
-            for low, high in ranges:
-                conn.execute("SELECT * FROM upsert_persons(%s, %s, %s)", (batch_id, low, high))
-        with clock.stage("commit"):
-            if not replay:
-                read = conn.execute(sql("checkpoint_get"), {"batch_id": batch_id}).fetchone()
-                conn.execute(sql("checkpoint_set"), {
-                    "batch_id": batch_id, "last_row_number": last,
-                    "rows_read": (read[1] if read else 0) + rows.num_rows})
+    with contextlib.ExitStack() as stack:
+        checked = _checked(chunks, kind, clock)
+        if not replay:
+            conn.execute(sql("migration_unstage_after"), {"batch_id": batch_id, "after": last})
             conn.commit()
-        if progress:
-            progress(rows.num_rows)
+            stager = stack.enter_context(psycopg.connect(_conninfo(conn)))
+            checked = _staged(checked, stager, batch_id, clock)
+        items = stack.enter_context(contextlib.closing(prefetch(checked)))
+        for rows, found in items:
+            numbers = rows.column("row_number")
+            first, last = pc.min(numbers).as_py(), pc.max(numbers).as_py()
+            ranges = [(first, last)]
+            if replay:
+                with clock.stage("stage"):
+                    ranges = _restage(conn, batch_id, _staged_rows(found, batch_id),
+                                      found.findings.table(batch_id), first, last)
+            with clock.stage("upsert"):
+                for low, high in ranges:
+                    conn.execute("SELECT * FROM upsert_persons(%s, %s, %s)",
+                                 (batch_id, low, high))
+            with clock.stage("commit"):
+                if not replay:
+                    read = conn.execute(sql("checkpoint_get"), {"batch_id": batch_id}).fetchone()
+                    conn.execute(sql("checkpoint_set"), {
+                        "batch_id": batch_id, "last_row_number": last,
+                        "rows_read": (read[1] if read else 0) + rows.num_rows})
+                conn.commit()
+            if progress:
+                progress(rows.num_rows)
     return last
+
+
+def _staged_rows(checked: CheckedRows, batch_id: int) -> pa.Table:
+    return checked.staged.add_column(
+        0, "batch_id", pa.array([batch_id] * checked.staged.num_rows, pa.int64()))
+
+
+def _staged(chunks: Iterator[tuple[pa.RecordBatch, CheckedRows]], stager: psycopg.Connection,
+            batch_id: int, clock: StageClock) -> Iterator[tuple[pa.RecordBatch, CheckedRows]]:
+    """The chunks, each staged (rows and findings) and committed on `stager` first."""
+    for rows, checked in chunks:
+        with clock.stage("stage"):
+            skipped = stager.execute(sql("migration_stage_checks_skip"),
+                                     {"batch_id": batch_id}).fetchone() is not None
+            copy_arrow(stager, "stg_person", _staged_rows(checked, batch_id))
+            copy_arrow(stager, "import_errors", checked.findings.table(batch_id))
+            if skipped:
+                stager.execute(sql("stage_checks_restore"))
+            stager.commit()
+        yield rows, checked
 
 
 def _restage(conn: psycopg.Connection, batch_id: int, staged: pa.Table, findings: pa.Table,

@@ -165,3 +165,36 @@ def test_a_killed_migration_resumes_to_the_uninterrupted_state(
     assert again.returncode == 0, again.stderr
     assert "reconciliation per source" in again.stdout
     assert _state(db_url) == _state(empty_db)
+
+
+def test_rows_staged_ahead_of_an_interrupted_run_are_staged_again(
+    legacy: Path, db_url: str, empty_db: str
+) -> None:
+    # Staging runs a chunk or two ahead of the upsert on its own connection and commits
+    # there: a run stopped after its second chunk leaves staged rows past its checkpoint,
+    # which the resumed run removes and stages again.
+    from db import migrate
+
+    migrate.upgrade(empty_db)
+    largest = max(_files(legacy), key=lambda f: f.stat().st_size)
+    with psycopg.connect(empty_db) as conn:
+        whole = migrate_source(conn, open_source(str(largest), DEMO), batch_rows=100)
+    assert whole.rows_read > 4 * 100
+
+    def stop_after_two(_rows: int, seen: list[int] = [0]) -> None:  # noqa: B006
+        seen[0] += 1
+        if seen[0] == 2:
+            raise RuntimeError("stopped")
+
+    with psycopg.connect(db_url) as conn:
+        with pytest.raises(RuntimeError, match="stopped"):
+            migrate_source(conn, open_source(str(largest), DEMO), batch_rows=100,
+                           progress=stop_after_two)
+        conn.rollback()
+        ahead = conn.execute(
+            "SELECT count(*) FROM stg_person s JOIN import_checkpoints c USING (batch_id) "
+            "WHERE s.row_number > c.last_row_number").fetchone()[0]
+        assert ahead >= 100
+        resumed = migrate_source(conn, open_source(str(largest), DEMO), batch_rows=100)
+    assert resumed.reconciled and resumed.rows_read == whole.rows_read
+    assert _state(db_url) == _state(empty_db)

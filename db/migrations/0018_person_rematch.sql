@@ -6,7 +6,8 @@
 -- derives the same answer from the first pass's lookups and the people the call itself
 -- inserted or updated, which are the only ones whose key values can have changed.
 -- The per-row foreign-key checks of the phone, e-mail and lineage rows are skipped where
--- the role may, after one lock of the stored people they name (2.6M checks, about 10 s).
+-- the role may, after one lock of the stored people they name (2.6M checks in a million-row
+-- migration; their lookups alone took 5 s).
 CREATE OR REPLACE FUNCTION upsert_persons(p_batch bigint, p_first_row bigint DEFAULT NULL,
                                p_last_row bigint DEFAULT NULL)
 RETURNS TABLE (inserted bigint, updated bigint, matched bigint, unchanged bigint)
