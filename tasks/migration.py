@@ -248,7 +248,7 @@ def process_chunks(conn: psycopg.Connection, batch_id: int, kind: str,
                    chunks: Iterator[pa.RecordBatch], *, clock: StageClock,
                    progress: Progress | None = None, last: object | None = None,
                    replay: bool = False) -> object | None:
-    """Check, stage, upsert and checkpoint each chunk of a batch, one transaction a chunk.
+    """Check, stage, upsert and checkpoint each chunk; its upsert and checkpoint commit together.
 
     The migration and the replay of a migrated batch share this path, so a replayed row
     is treated exactly as the migration treated it. Reading, checking and (in a migration)
