@@ -4,7 +4,8 @@
 -- each re-match looked up every distinct e-mail, phone and name+ZIP of the call in persons:
 -- 81 lookups over 57 passes of a million-row migration, 53 of its 192 s. A later pass now
 -- derives the same answer from the first pass's lookups and the people the call itself
--- inserted or updated, which are the only ones whose key values can have changed.
+-- inserted or updated, which are the only ones whose key values can have changed. The
+-- first pass looks each value up with one index probe, never a scan of all people.
 -- The per-row foreign-key checks of the phone, e-mail and lineage rows are skipped where
 -- the role may, after one lock of the stored people they name (2.6M checks in a million-row
 -- migration; their lookups alone took 5 s).
@@ -31,6 +32,8 @@ DECLARE
     v_count      bigint;
     v_passes     integer := 0;
     v_role       text := current_setting('session_replication_role');
+    v_hashjoin   text := current_setting('enable_hashjoin');
+    v_mergejoin  text := current_setting('enable_mergejoin');
     v_skip       boolean := partner_checks_skippable(
         ARRAY['phone_numbers', 'email_addresses', 'person_lineage']::regclass[]);
 BEGIN
@@ -99,13 +102,19 @@ BEGIN
         -- 2. Every row's person as the persons stand now: per key value, the lowest person id
         --    holding it. The first pass looks each distinct value of the call up once, with
         --    the same expressions as the persons indexes so that they serve (ups_k_*: the
-        --    lowest holder before the call, NULL if none). Later passes re-match without the
+        --    lowest holder before the call, NULL if none). They are index probes, hash and
+        --    merge joins turned off for them: planned freely, a chunk's 50k values were
+        --    hashed against a scan of every person, lower() on each, a cost that grew with
+        --    the table (perf at 2.5M people: a quarter of the server's time). A subquery
+        --    per value is no way out: min(id) turns into a walk of the primary key. Later passes re-match without the
         --    index probes: only the people this call inserted or updated (ups_touched, their
         --    key values now) can have gained or lost a value, so the lowest holder now is the
         --    lower of the holder before and the lowest touched person holding it, unless the
         --    holder before was touched and lost the value; only those values are looked up
         --    again.
         IF v_passes = 0 THEN
+            PERFORM set_config('enable_hashjoin', 'off', true),
+                    set_config('enable_mergejoin', 'off', true);
             CREATE TEMP TABLE ups_k_email ON COMMIT DROP AS
             SELECT k.email, min(p.id) AS person_id
             FROM (SELECT DISTINCT email FROM ups_rows WHERE email IS NOT NULL) k
@@ -125,6 +134,8 @@ BEGIN
             LEFT JOIN persons p
               ON lower(p.last_name) = k.ll AND lower(p.first_name) = k.lf AND p.zip5 = k.zip5
             GROUP BY k.ll, k.lf, k.zip5;
+            PERFORM set_config('enable_hashjoin', v_hashjoin, true),
+                    set_config('enable_mergejoin', v_mergejoin, true);
             ANALYZE ups_k_email, ups_k_phone, ups_k_name_zip;
             CREATE TEMP TABLE ups_touched (person_id bigint PRIMARY KEY, email text, phone text,
                                            ll text, lf text, zip5 char(5)) ON COMMIT DROP;
