@@ -106,7 +106,9 @@ BEGIN
         --    merge joins turned off for them: planned freely, a chunk's 50k values were
         --    hashed against a scan of every person, lower() on each, a cost that grew with
         --    the table (perf at 2.5M people: a quarter of the server's time). A subquery
-        --    per value is no way out: min(id) turns into a walk of the primary key. Later passes re-match without the
+        --    per value is no way out: min(id) turns into a walk of the primary key, so the
+        --    re-looked-up values below take their min() over a fenced subquery (OFFSET 0),
+        --    which can only probe the key index. Later passes re-match without the
         --    index probes: only the people this call inserted or updated (ups_touched, their
         --    key values now) can have gained or lost a value, so the lowest holder now is the
         --    lower of the holder before and the lowest touched person holding it, unless the
@@ -145,9 +147,10 @@ BEGIN
         WITH by_email AS (
             SELECT k.email,
                    CASE WHEN t.person_id IS NOT NULL AND t.email IS DISTINCT FROM k.email
-                        THEN (SELECT min(p.id) FROM persons p
-                              WHERE lower(p.primary_email) = k.email
-                                AND p.primary_email IS NOT NULL)
+                        THEN (SELECT min(h.id) FROM (
+                                  SELECT p.id FROM persons p
+                                  WHERE lower(p.primary_email) = k.email
+                                    AND p.primary_email IS NOT NULL OFFSET 0) h)
                         ELSE least(k.person_id, n.person_id) END AS person_id
             FROM ups_k_email k
             LEFT JOIN ups_touched t ON t.person_id = k.person_id
@@ -156,8 +159,9 @@ BEGIN
         ), by_phone AS (
             SELECT k.phone,
                    CASE WHEN t.person_id IS NOT NULL AND t.phone IS DISTINCT FROM k.phone
-                        THEN (SELECT min(p.id) FROM persons p
-                              WHERE p.primary_phone_e164 = k.phone)
+                        THEN (SELECT min(h.id) FROM (
+                                  SELECT p.id FROM persons p
+                                  WHERE p.primary_phone_e164 = k.phone OFFSET 0) h)
                         ELSE least(k.person_id, n.person_id) END AS person_id
             FROM ups_k_phone k
             LEFT JOIN ups_touched t ON t.person_id = k.person_id
@@ -167,9 +171,10 @@ BEGIN
             SELECT k.ll, k.lf, k.zip5,
                    CASE WHEN t.person_id IS NOT NULL
                              AND (t.ll, t.lf, t.zip5) IS DISTINCT FROM (k.ll, k.lf, k.zip5)
-                        THEN (SELECT min(p.id) FROM persons p
-                              WHERE lower(p.last_name) = k.ll AND lower(p.first_name) = k.lf
-                                AND p.zip5 = k.zip5)
+                        THEN (SELECT min(h.id) FROM (
+                                  SELECT p.id FROM persons p
+                                  WHERE lower(p.last_name) = k.ll AND lower(p.first_name) = k.lf
+                                    AND p.zip5 = k.zip5 OFFSET 0) h)
                         ELSE least(k.person_id, n.person_id) END AS person_id
             FROM ups_k_name_zip k
             LEFT JOIN ups_touched t ON t.person_id = k.person_id
