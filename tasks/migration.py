@@ -314,8 +314,9 @@ def _staged(chunks: Iterator[tuple[pa.RecordBatch, CheckedRows]], stager: psycop
     """The chunks, each staged (rows and findings) and committed on `stager` first."""
     for rows, checked in chunks:
         with clock.stage("stage"):
-            skipped = stager.execute(sql("migration_stage_checks_skip"),
-                                     {"batch_id": batch_id}).fetchone() is not None
+            skipped = stager.execute(sql("stage_checks_skip"), {
+                "batch_id": batch_id, "tables": ["stg_person", "import_errors"]},
+            ).fetchone() is not None
             copy_arrow(stager, "stg_person", _staged_rows(checked, batch_id))
             copy_arrow(stager, "import_errors", checked.findings.table(batch_id))
             if skipped:
