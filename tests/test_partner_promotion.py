@@ -189,6 +189,14 @@ def test_a_role_that_may_not_skip_checks_promotes_the_same(conn) -> None:
         conn.execute(f'DROP ROLE "{role}"')
 
 
-def test_checks_are_not_skipped_on_a_table_with_its_own_trigger(conn) -> None:
-    assert conn.execute(
-        "SELECT partner_checks_skippable(ARRAY['persons']::regclass[])").fetchone() == (False,)
+def test_checks_are_not_skipped_on_a_table_with_a_trigger_replica_mode_silences(conn) -> None:
+    skippable = "SELECT partner_checks_skippable(ARRAY['persons', 'addresses']::regclass[])"
+    # The dedup queue triggers fire in replica mode too (ENABLE ALWAYS).
+    assert conn.execute(skippable).fetchone() == (True,)
+    conn.execute("CREATE FUNCTION nothing() RETURNS trigger LANGUAGE plpgsql "
+                 "AS $$ BEGIN RETURN NULL; END $$")
+    conn.execute("CREATE TRIGGER plain AFTER INSERT ON addresses "
+                 "FOR EACH STATEMENT EXECUTE FUNCTION nothing()")
+    assert conn.execute(skippable).fetchone() == (False,)
+    conn.execute("ALTER TABLE addresses ENABLE ALWAYS TRIGGER plain")
+    assert conn.execute(skippable).fetchone() == (True,)

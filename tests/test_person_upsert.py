@@ -372,17 +372,22 @@ def test_a_row_follows_its_key_to_the_next_holder_when_its_person_drops_it(conn)
 
 
 def test_a_role_that_may_not_skip_checks_upserts_the_same(conn) -> None:
-    # Child and lineage rows skip their per-row foreign-key checks only where the role may;
-    # either way the checks are back on when the call returns.
+    # Person, child and lineage rows skip their per-row foreign-key checks only where the
+    # role may; either way the checks are back on when the call returns, and every person
+    # written is queued for dedup (its queue triggers fire in replica mode too).
     rows = [row(email="a@x.com", phone="+16175550101", first_name="Ann", street="1 Main St",
                 zip5="02134", ts=1),
             row(email="a@x.com", phone="+16175550102", ts=2)]
     setting = "SELECT current_setting('session_replication_role')"
-    tables = "ARRAY['phone_numbers', 'email_addresses', 'person_lineage']::regclass[]"
+    tables = ("ARRAY['persons', 'phone_numbers', 'email_addresses', 'addresses', "
+              "'person_lineage']::regclass[]")
+    queued = "SELECT DISTINCT person_id FROM dedup_queue ORDER BY 1"
     assert conn.execute(f"SELECT partner_checks_skippable({tables})").fetchone() == (True,)
     _, counts = load(conn, rows)
     assert counts == (1, 1, 0, 0)
     assert conn.execute(setting).fetchone() == ("origin",)
+    assert conn.execute(queued).fetchall() == [(person_ids(conn)[0],)]
+    conn.execute("DELETE FROM dedup_queue")
     role = f"lp_plain_{uuid.uuid4().hex[:8]}"
     conn.execute(f'CREATE ROLE "{role}"')
     try:
@@ -394,6 +399,7 @@ def test_a_role_that_may_not_skip_checks_upserts_the_same(conn) -> None:
                               filename="again.csv")
         assert counts == (1, 0, 0, 2)
         assert conn.execute(setting).fetchone() == ("origin",)
+        assert conn.execute(queued).fetchall() == [(person_ids(conn)[1],)]
     finally:
         conn.execute("RESET ROLE")
         conn.execute(f'DROP OWNED BY "{role}"')
