@@ -5,6 +5,12 @@ transaction, recorded in `schema_migrations` with a checksum. The whole run
 holds a PostgreSQL advisory lock, so concurrent runners serialize and the
 later ones find nothing left to do. An applied file whose text has changed is
 an error: schema changes go in new files.
+
+Files in `db/functions/` hold the current definition of one function each
+(`CREATE OR REPLACE FUNCTION`): after the migrations, each is applied again
+whenever its text differs from the text last applied (recorded in the same
+ledger as `functions/<name>`). So a function that changes is edited in place,
+instead of being copied whole into every migration that changes it.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ import psycopg
 from leadpipe.errors import UserError
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+FUNCTIONS_DIR = Path(__file__).parent / "functions"
 # Any fixed bigint works; it only has to be the same for every runner.
 LOCK_KEY = 0x1EAD_91BE
 
@@ -51,6 +58,11 @@ def discover(directory: Path = MIGRATIONS_DIR) -> list[Migration]:
     return [Migration(p.stem, p) for p in sorted(directory.glob("*.sql"))]
 
 
+def discover_functions(directory: Path = FUNCTIONS_DIR) -> list[Migration]:
+    """The function files (`functions/<name>`), applied after the migrations in name order."""
+    return [Migration(f"functions/{p.stem}", p) for p in sorted(directory.glob("*.sql"))]
+
+
 _LEDGER = """
 CREATE TABLE IF NOT EXISTS schema_migrations (
     version    text PRIMARY KEY,
@@ -77,21 +89,33 @@ def _check_unchanged(migrations: list[Migration], applied: dict[str, str]) -> No
             )
 
 
-def status(url: str, directory: Path = MIGRATIONS_DIR) -> MigrationStatus:
-    """Applied and pending migration versions."""
-    migrations = discover(directory)
+def _pending(migrations: list[Migration], functions: list[Migration],
+             applied: dict[str, str]) -> list[Migration]:
+    """What an upgrade applies, in order: new migrations, then function files whose text
+    is not the one last applied."""
+    return ([m for m in migrations if m.version not in applied]
+            + [f for f in functions if applied.get(f.version) != f.checksum])
+
+
+def status(url: str, directory: Path = MIGRATIONS_DIR,
+           functions: Path = FUNCTIONS_DIR) -> MigrationStatus:
+    """Applied and pending versions (migrations, then function files)."""
+    migrations, defined = discover(directory), discover_functions(functions)
     with psycopg.connect(url) as conn:
         applied = _applied(conn)
     _check_unchanged(migrations, applied)
+    pending = [m.version for m in _pending(migrations, defined, applied)]
     return MigrationStatus(
-        applied=[m.version for m in migrations if m.version in applied],
-        pending=[m.version for m in migrations if m.version not in applied],
+        applied=[m.version for m in migrations + defined if m.version not in pending],
+        pending=pending,
     )
 
 
-def upgrade(url: str, directory: Path = MIGRATIONS_DIR) -> list[str]:
-    """Apply every pending migration; returns the versions applied by this call."""
-    migrations = discover(directory)
+def upgrade(url: str, directory: Path = MIGRATIONS_DIR,
+            functions: Path = FUNCTIONS_DIR) -> list[str]:
+    """Apply every pending migration, then every changed function file; returns the
+    versions applied by this call."""
+    migrations, defined = discover(directory), discover_functions(functions)
     done: list[str] = []
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("SELECT pg_advisory_lock(%s)", (LOCK_KEY,))
@@ -99,13 +123,13 @@ def upgrade(url: str, directory: Path = MIGRATIONS_DIR) -> list[str]:
             conn.execute(_LEDGER)
             applied = _applied(conn)
             _check_unchanged(migrations, applied)
-            for m in migrations:
-                if m.version in applied:
-                    continue
+            for m in _pending(migrations, defined, applied):
                 with conn.transaction():
                     conn.execute(m.sql)
                     conn.execute(
-                        "INSERT INTO schema_migrations (version, checksum) VALUES (%s, %s)",
+                        "INSERT INTO schema_migrations (version, checksum) VALUES (%s, %s) "
+                        "ON CONFLICT (version) DO UPDATE "
+                        "SET checksum = excluded.checksum, applied_at = now()",
                         (m.version, m.checksum),
                     )
                 done.append(m.version)

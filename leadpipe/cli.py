@@ -64,7 +64,7 @@ def _where() -> str:
 
 @db_app.command("upgrade")
 def db_upgrade() -> None:
-    """Apply pending migrations (each once, under an advisory lock)."""
+    """Apply pending migrations, then changed function files (under an advisory lock)."""
     applied = migrate.upgrade(connection.database_url())
     if applied:
         for version in applied:
@@ -76,7 +76,7 @@ def db_upgrade() -> None:
 
 @db_app.command("status")
 def db_status() -> None:
-    """List applied and pending migrations."""
+    """List applied and pending migrations and function files."""
     state = migrate.status(connection.database_url())
     console.print(f"database: {_where()}")
     for version in state.applied:

@@ -9,7 +9,7 @@ from db import migrate
 
 def test_db_upgrade_then_status_then_upgrade_again(empty_db: str, cli: Any) -> None:
     env = {"DATABASE_URL": empty_db}
-    total = len(migrate.discover())
+    total = len(migrate.discover()) + len(migrate.discover_functions())
 
     status = cli("db", "status", env=env)
     assert status.returncode == 0, status.stderr

@@ -14,7 +14,7 @@ from psycopg import errors
 from db import migrate
 from leadpipe.errors import UserError
 
-ALL_VERSIONS = [m.version for m in migrate.discover()]
+ALL_VERSIONS = [m.version for m in migrate.discover() + migrate.discover_functions()]
 
 DESIGN_TABLES = {
     "import_batches", "import_errors", "import_audit_log",
@@ -105,6 +105,21 @@ def test_a_changed_applied_migration_is_refused(empty_db: str, tmp_path: Path) -
     first.write_text(first.read_text() + "\n-- edited\n")
     with pytest.raises(UserError, match=f"{first.name} was changed after it was applied"):
         migrate.upgrade(empty_db, folder)
+
+
+def test_a_changed_function_file_is_applied_again(empty_db: str, tmp_path: Path) -> None:
+    folder = tmp_path / "functions"
+    shutil.copytree(migrate.FUNCTIONS_DIR, folder)
+    probe = folder / "zz_probe.sql"
+    probe.write_text("CREATE OR REPLACE FUNCTION lp_probe() RETURNS int LANGUAGE sql AS 'SELECT 1';")
+    migrate.upgrade(empty_db, functions=folder)
+    assert migrate.upgrade(empty_db, functions=folder) == []
+    probe.write_text(probe.read_text().replace("SELECT 1", "SELECT 2"))
+    assert migrate.status(empty_db, functions=folder).pending == ["functions/zz_probe"]
+    assert migrate.upgrade(empty_db, functions=folder) == ["functions/zz_probe"]
+    assert migrate.status(empty_db, functions=folder).pending == []
+    with psycopg.connect(empty_db) as conn:
+        assert conn.execute("SELECT lp_probe()").fetchone() == (2,)
 
 
 def _batch(conn: psycopg.Connection, **overrides: object) -> int:

@@ -1,38 +1,24 @@
--- upsert_persons, faster on the same contract (0011_person_upsert.sql):
--- * A pass after the first routes again only the rows whose answer can have changed: a row's
---   answer follows from the lowest holders of its key values, and only a value the last pass
---   gave to or took from a person (ups_moved) can have a new lowest holder; and a row the
---   last pass made a new person of, whose answer was "no one" (ups_regroup). Any other row
---   would get the answer it got before, which ups_done holds, so the pass would drop it
---   anyway. The re-match had joined every row of the call on every pass: 29 of 212 s of
---   upsert in a million-row migration (statement clock on the embedded server).
--- * Child rows are inserted without ON CONFLICT and without reading back what was inserted:
---   the anti-joins leave out every stored value, the calls are serialized by the advisory
---   lock, and the only other writer (promote_mortgage) writes child rows for the people it
---   inserts itself; a conflict would be a bug and fails the batch.
--- * The dedup queue triggers on persons and addresses fire in replica mode too (ENABLE
---   ALWAYS), so replica mode no longer silences them and the per-row foreign-key checks of
---   the persons and addresses rows are skipped like those of the other person tables (the
---   addresses insert was the largest statement of that migration: a check per row).
---   partner_checks_skippable lets a table with such triggers through.
-ALTER TABLE persons ENABLE ALWAYS TRIGGER persons_dedup_queue_insert;
-ALTER TABLE persons ENABLE ALWAYS TRIGGER persons_dedup_queue_update;
-ALTER TABLE addresses ENABLE ALWAYS TRIGGER addresses_dedup_queue_insert;
-ALTER TABLE addresses ENABLE ALWAYS TRIGGER addresses_dedup_queue_update;
-ALTER TABLE addresses ENABLE ALWAYS TRIGGER addresses_dedup_queue_delete;
-
--- Whether the per-row foreign-key checks on `p_tables` may be skipped: the role may set
--- session_replication_role and none of the tables has a trigger of its own that replica
--- mode would silence (one enabled ALWAYS fires in replica mode too).
-CREATE OR REPLACE FUNCTION partner_checks_skippable(p_tables regclass[])
-RETURNS boolean
-LANGUAGE sql STABLE AS $$
-    SELECT has_parameter_privilege('session_replication_role', 'SET')
-       AND NOT EXISTS (SELECT 1 FROM pg_trigger
-                       WHERE tgrelid = ANY (p_tables) AND NOT tgisinternal
-                         AND tgenabled <> 'A')
-$$;
-
+-- upsert_persons(batch, first_row, last_row): the batch's staged person rows (a range of them)
+-- into persons and their child tables. The contract (matching, in-batch grouping, newer wins,
+-- never NULL over a value, lineage, audit, idempotency) is written down in
+-- db/migrations/0011_person_upsert.sql; 0018_person_rematch.sql holds the body this file
+-- replaced. How it is fast:
+-- * The first pass looks every distinct key value of the call up once, as index probes.
+-- * A later pass re-matches without the indexes, from those answers and the people the call
+--   touched, and only for the rows whose answer can have changed: a row's answer follows from
+--   the lowest holders of its key values, and only a value the last pass gave to or took from
+--   a person (ups_moved) can have a new lowest holder; and a row the last pass made a new
+--   person of, whose answer was "no one" (ups_regroup). Any other row would get the answer it
+--   got before, which ups_done holds. (Re-matching every row on every pass had cost 29 of
+--   212 s of upsert in a million-row migration.)
+-- * The per-row foreign-key checks of every row it writes are skipped where the role may,
+--   after one FOR KEY SHARE lock of the stored people the rows name; the dedup queue
+--   triggers still fire (0019_dedup_queue_always.sql).
+-- * Child rows go in without ON CONFLICT: the anti-joins leave out every stored value, the
+--   calls are serialized by the advisory lock, and the only other writer (promote_mortgage)
+--   writes child rows only for the people it inserts itself; a conflict is a bug and fails
+--   the batch.
+-- * No JIT (0017_no_jit.sql); temporary tables analyzed from a small sample.
 CREATE OR REPLACE FUNCTION upsert_persons(p_batch bigint, p_first_row bigint DEFAULT NULL,
                                p_last_row bigint DEFAULT NULL)
 RETURNS TABLE (inserted bigint, updated bigint, matched bigint, unchanged bigint)
