@@ -10,7 +10,7 @@ Generates `--rows` legacy records once (`sampledata.legacy`: a MariaDB table, SQ
 and campaign CSVs, in the generator's shares; kept under ``--data`` and in the MariaDB
 database for the next run), creates a scratch PostgreSQL database on the server of
 `db.connection.database_url()` (the embedded one unless DATABASE_URL is set), applies the
-migrations, then times `tasks.migration.migrate_source` over every source in turn, as
+migrations, then times `tasks.migration.migrate_sources` over every source in turn, as
 `leadpipe migrate` runs them. Prints and writes as JSON (default
 ``benchmarks/results/migration.json``, one entry per row count): rows/s, peak memory of this
 process tree, CPU seconds of this process and of its PostgreSQL backends, seconds per stage
@@ -43,7 +43,7 @@ from leadpipe import settings as env
 from leadpipe import tenant as tenant_config
 from leadpipe.stages import StageClock
 from sampledata.legacy import LegacyOptions, generate_legacy
-from tasks.migration import SourceRun, expand_sources, migrate_source
+from tasks.migration import SourceRun, expand_sources, migrate_sources
 from tasks.sources import open_source
 from tasks.sources.mysql import MysqlLocation
 
@@ -91,12 +91,11 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
     try:
         migrate.upgrade(url)
         with Monitor(name) as monitor, connection.connect(url) as conn:
-            start = time.perf_counter()
-            for ref in refs:
-                began = time.perf_counter()
-                run = migrate_source(conn, open_source(ref, tenant), batch_rows=args.batch_rows,
-                                     clock=clock)
+            start = began = time.perf_counter()
+            for run in migrate_sources(conn, [open_source(ref, tenant) for ref in refs],
+                                       batch_rows=args.batch_rows, clock=clock):
                 runs.append((run, time.perf_counter() - began))
+                began = time.perf_counter()
                 print(f"  {run.source}: {run.rows_read:,} rows in {runs[-1][1]:.1f} s")
             seconds = time.perf_counter() - start
         with psycopg.connect(url) as conn:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -237,8 +238,8 @@ def migrate_command(
     """Migrate legacy person sources through the validated, idempotent upsert path."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
-    from tasks.migration import expand_sources, migrate_source
-    from tasks.sources import open_source
+    from tasks.migration import expand_sources, migrate_sources
+    from tasks.sources import Source, open_source
 
     t = tenant_config.load(tenant)
     zone = zone_for(t)
@@ -250,14 +251,15 @@ def migrate_command(
     with connection.connect(url) as conn, Progress(
             "[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
             TimeRemainingColumn(), console=console) as progress:
-        for source in opened:
+
+        def bar(source: Source) -> Callable[[int], None]:
             task = progress.add_task(Path(source.name).name[:40], total=source.estimate())
-            if not resume:
-                conn.execute(sql("migration_supersede"), {"filename": source.name})
-                conn.commit()
-            runs.append(migrate_source(conn, source, batch_rows=batch_rows,
-                                       progress=lambda n, task=task: progress.advance(task, n)))
-            report_migrated_source(conn, zone, runs[-1])
+            return lambda rows: progress.advance(task, rows)
+
+        for run in migrate_sources(conn, opened, batch_rows=batch_rows, progress=bar,
+                                   fresh=not resume):
+            runs.append(run)
+            report_migrated_source(conn, zone, run)
     console.print(_migration_table(runs))
     console.print(f"reports: {zone.location('reports')}/batch_<id>/ (success CSV, error CSV, "
                   "checklist JSON)", highlight=False)

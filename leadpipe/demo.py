@@ -24,7 +24,7 @@ from sampledata.manifest import load_manifest
 from sampledata.partner_day import PartnerDayOptions, generate_partner_days
 from tasks.ingest import BatchResult
 from tasks.landing_zone import zone_for
-from tasks.migration import SourceRun, expand_sources, migrate_source
+from tasks.migration import SourceRun, expand_sources, migrate_sources
 from tasks.reports import report_migrated_source
 from tasks.sources import open_source
 
@@ -68,9 +68,10 @@ def run(console: Console) -> tuple[list[BatchResult], list[SourceRun]]:
     console.print(f"[bold]migrate[/] the legacy sample from {legacy}")
     zone = zone_for(t)
     with connection.connect(url) as conn:
-        runs = [migrate_source(conn, open_source(ref, t))
-                for ref in expand_sources([str(legacy)])]
-        for migrated in runs:
+        runs = []
+        for migrated in migrate_sources(conn, [open_source(ref, t)
+                                               for ref in expand_sources([str(legacy)])]):
+            runs.append(migrated)
             report_migrated_source(conn, zone, migrated)
     return [BatchResult(**r) for r in results], runs
 

@@ -1,8 +1,9 @@
-"""The legacy migration path for one source: checksum, check, stage, upsert, checkpoint.
+"""The legacy migration path: per source checksum, check, stage, upsert, checkpoint.
 
 Every chunk's upsert into the person tables commits with its checkpoint; its rows
 and findings are staged just before, on a second connection, while the previous
-chunk upserts. A run killed at any moment resumes after the last committed chunk,
+chunk upserts, and the next source is opened and read while the last chunk of
+one upserts. A run killed at any moment resumes after the last committed chunk,
 first removing what was staged past it, and ends in the state of an uninterrupted
 run. A file seen before (same SHA-256) is rejected as a duplicate; a MySQL table
 may be migrated again (the upsert makes that change nothing).
@@ -15,7 +16,7 @@ import hashlib
 import json
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -116,49 +117,138 @@ def _open_batch(conn: psycopg.Connection, source: Source) -> tuple[int, str, obj
     return opened[0], "PENDING", None
 
 
+@dataclass(frozen=True)
+class _Opened:
+    """A source with the batch it runs in: new, resumed after `last`, or a duplicate."""
+
+    source: Source
+    batch_id: int
+    status: str
+    last: object | None
+
+
+@dataclass(frozen=True)
+class _Chunk:
+    """A chunk of the open source, read, checked and staged."""
+
+    batch_id: int
+    rows: pa.RecordBatch
+    checked: CheckedRows
+
+
+@dataclass(frozen=True)
+class _Done:
+    """The open source has no more rows."""
+
+
 def migrate_source(conn: psycopg.Connection, source: Source, *, batch_rows: int = 50_000,
                    progress: Progress | None = None,
                    clock: StageClock | None = None) -> SourceRun:
-    """Migrate one source into the person tables, resuming an interrupted run.
+    """Migrate one source into the person tables, resuming an interrupted run
+    (`migrate_sources` with one source)."""
+    (run,) = migrate_sources(conn, [source], batch_rows=batch_rows,
+                             progress=lambda _source: progress, clock=clock)
+    return run
+
+
+def migrate_sources(conn: psycopg.Connection, sources: Sequence[Source], *,
+                    batch_rows: int = 50_000,
+                    progress: Callable[[Source], Progress | None] | None = None,
+                    clock: StageClock | None = None,
+                    fresh: bool = False) -> Iterator[SourceRun]:
+    """Migrate sources one after another into the person tables; each source's run as it ends.
+
+    Each source resumes its interrupted run if it has one, and commits chunk by chunk.
+    A thread opens each source's batch, reads, checks and stages its chunks one ahead of the
+    upsert, and goes on to the next source while the last chunk of this one upserts, so the
+    database does not wait for a source's first chunk (a tenth of a million-row migration
+    of eight files had been that wait). A network error while reading is retried 3 times
+    with exponential backoff from the last checkpoint, then the source is FAILED and the
+    next one goes on.
 
     Args:
         conn: the database (committed per chunk).
-        source: an opened legacy source (`tasks.sources.open_source`).
+        sources: opened legacy sources (`tasks.sources.open_source`), in order.
         batch_rows: rows per chunk and per commit.
-        progress: called with the number of rows of each committed chunk.
-        clock: collects seconds per stage (read, check, stage, upsert, commit); read and
-            check of the next chunk overlap the database stages of this one.
+        progress: given a source when it opens, returns what to call with the number of rows
+            of each of its committed chunks.
+        clock: collects seconds per stage (read, check, stage, upsert, commit).
+        fresh: give up the sources' interrupted runs (`--no-resume`): each starts anew.
 
     Raises:
         psycopg.Error: a database error; the chunk is rolled back and the batch FAILED.
     """
-    batch_id, status, last = _open_batch(conn, source)
-    if status == "REJECTED_DUPLICATE":
-        return SourceRun(batch_id, source.name, source.kind, status,
-                         message="the same file was imported before")
-    conn.execute(sql("migration_start"), {"batch_id": batch_id})
-    conn.commit()
     clock = clock or StageClock()
+    todo = list(sources)
+    supersede = {s.name for s in todo} if fresh else set()
     attempt = 0
-    while True:
+    while todo:
+        current: _Opened | None = None
         try:
-            last = _run_chunks(conn, source, batch_id, last, batch_rows, progress, clock)
-            break
+            with contextlib.ExitStack() as stack:
+                stager = stack.enter_context(psycopg.connect(_conninfo(conn)))
+                read = _read_sources(_conninfo(conn), list(todo), batch_rows, clock, supersede)
+                items = stack.enter_context(
+                    contextlib.closing(prefetch(_staged(read, stager, clock))))
+                advance: Progress | None = None
+                for item in items:
+                    if isinstance(item, _Chunk):
+                        _commit_chunk(conn, item.batch_id, item.rows, item.checked, clock,
+                                      advance, replay=False)
+                    elif isinstance(item, _Opened):
+                        current = item
+                        advance = progress(item.source) if progress else None
+                        if item.status == "REJECTED_DUPLICATE":
+                            current, attempt = None, 0
+                            todo.pop(0)
+                            yield SourceRun(item.batch_id, item.source.name, item.source.kind,
+                                            item.status,
+                                            message="the same file was imported before")
+                    elif current is not None:
+                        done, current, attempt = current, None, 0
+                        todo.pop(0)
+                        yield _finish(conn, done.batch_id, done.source)
         except RetryableSourceError as exc:
             conn.rollback()
             attempt += 1
+            failing = todo[0]
             if attempt > RETRIES:
-                return _fail(conn, batch_id, source, f"{exc} (after {RETRIES} retries)")
-            log.warning("%s: %s; retrying in %.0f s", source.name, exc,
-                        BACKOFF_SECONDS * 2 ** (attempt - 1))
-            time.sleep(BACKOFF_SECONDS * 2 ** (attempt - 1))
-            checkpoint = conn.execute(sql("checkpoint_get"), {"batch_id": batch_id}).fetchone()
-            last = checkpoint[0] if checkpoint else None
+                attempt = 0
+                todo.pop(0)
+                if current is not None:
+                    yield _fail(conn, current.batch_id, failing,
+                                f"{exc} (after {RETRIES} retries)")
+                continue
+            pause = BACKOFF_SECONDS * 2 ** (attempt - 1)
+            log.warning("%s: %s; retrying in %.0f s", failing.name, exc, pause)
+            time.sleep(pause)
         except psycopg.Error as exc:
             conn.rollback()
-            _fail(conn, batch_id, source, f"database error: {exc}")
+            if current is not None:
+                _fail(conn, current.batch_id, current.source, f"database error: {exc}")
             raise
-    return _finish(conn, batch_id, source)
+
+
+def _read_sources(conninfo: str, sources: list[Source], batch_rows: int, clock: StageClock,
+                  supersede: set[str]) -> Iterator[_Opened | _Chunk | _Done]:
+    """Each source opened (its batch found or made, on a connection of this reader's own) and
+    read and checked chunk by chunk after its checkpoint, in order. A source named in
+    `supersede` first gives up its interrupted runs (once)."""
+    with psycopg.connect(conninfo) as side:
+        for source in sources:
+            if source.name in supersede:
+                side.execute(sql("migration_supersede"), {"filename": source.name})
+                supersede.discard(source.name)
+            opened = _Opened(source, *_open_batch(side, source))
+            side.commit()
+            yield opened
+            if opened.status == "REJECTED_DUPLICATE":
+                continue
+            chunks = source.batches(start_after=opened.last,  # type: ignore[arg-type]
+                                    batch_rows=batch_rows)
+            for rows, checked in _checked(chunks, source.kind, clock):
+                yield _Chunk(opened.batch_id, rows, checked)
+            yield _Done()
 
 
 def replay_batch(conn: psycopg.Connection, batch_id: int, synonyms: Synonyms, *,
@@ -207,8 +297,8 @@ def replay_batch(conn: psycopg.Connection, batch_id: int, synonyms: Synonyms, *,
                           errors_only=errors_only)
     started = datetime.now(UTC)
     try:
-        process_chunks(conn, batch_id, kind, source.batches(batch_rows=batch_rows),
-                       clock=clock or StageClock(), progress=progress, replay=True)
+        _replay_chunks(conn, batch_id, kind, source.batches(batch_rows=batch_rows),
+                       clock=clock or StageClock(), progress=progress)
     except (psycopg.Error, SourceError):
         conn.rollback()
         raise
@@ -237,71 +327,45 @@ def _checked(chunks: Iterator[pa.RecordBatch], kind: str,
         yield rows, checked
 
 
-def _run_chunks(conn: psycopg.Connection, source: Source, batch_id: int, last: object | None,
-                batch_rows: int, progress: Progress | None, clock: StageClock) -> object | None:
-    chunks = source.batches(start_after=last, batch_rows=batch_rows)  # type: ignore[arg-type]
-    return process_chunks(conn, batch_id, source.kind, chunks, clock=clock, progress=progress,
-                          last=last)
-
-
-def process_chunks(conn: psycopg.Connection, batch_id: int, kind: str,
+def _replay_chunks(conn: psycopg.Connection, batch_id: int, kind: str,
                    chunks: Iterator[pa.RecordBatch], *, clock: StageClock,
-                   progress: Progress | None = None, last: object | None = None,
-                   replay: bool = False) -> object | None:
-    """Check, stage, upsert and checkpoint each chunk; its upsert and checkpoint commit together.
+                   progress: Progress | None = None) -> None:
+    """Replay a migrated batch's rows: check, restage and upsert each chunk, as the migration
+    did (`_commit_chunk`); a thread reads and checks the next chunk meanwhile.
 
-    The migration and the replay of a migrated batch share this path, so a replayed row
-    is treated exactly as the migration treated it. Reading, checking and (in a migration)
-    staging the next chunk overlap the upsert of this one: a thread reads and checks
-    (`prefetch`) and stages on a second connection, committing there; the upsert and the
-    checkpoint commit here. Staged rows past the checkpoint (a killed run's) are removed
-    first, so a resumed run ends as an uninterrupted one.
-
-    Args:
-        conn: the database (committed per chunk).
-        batch_id: the batch the rows belong to.
-        kind: the batch's source type (`stg_person.source_system`).
-        chunks: `BATCH_SCHEMA` batches in row_number order.
-        clock: collects seconds per stage (read, check, stage, upsert, commit).
-        progress: called with the number of rows of each committed chunk.
-        last: the row number reading resumed after (returned if no chunk comes).
-        replay: the rows were processed before: their staged rows and findings are
-            replaced (those equal to the new ones kept), only rows staged anew are
-            upserted, and the checkpoint (rows read) stays as it is.
-
-    Returns:
-        The last row number committed.
+    Staged rows and findings equal to their new version are kept, only rows staged anew are
+    upserted, and the checkpoint (rows read) stays as it is.
     """
-    with contextlib.ExitStack() as stack:
-        checked = _checked(chunks, kind, clock)
-        if not replay:
-            conn.execute(sql("migration_unstage_after"), {"batch_id": batch_id, "after": last})
-            conn.commit()
-            stager = stack.enter_context(psycopg.connect(_conninfo(conn)))
-            checked = _staged(checked, stager, batch_id, clock)
-        items = stack.enter_context(contextlib.closing(prefetch(checked)))
+    with contextlib.closing(prefetch(_checked(chunks, kind, clock))) as items:
         for rows, found in items:
-            numbers = rows.column("row_number")
-            first, last = pc.min(numbers).as_py(), pc.max(numbers).as_py()
-            ranges = [(first, last)]
-            if replay:
-                with clock.stage("stage"):
-                    ranges = _restage(conn, batch_id, _staged_rows(found, batch_id),
-                                      found.findings.table(batch_id), first, last)
-            with clock.stage("upsert"):
-                for low, high in ranges:
-                    conn.execute("SELECT * FROM upsert_persons(%s, %s, %s)",
-                                 (batch_id, low, high))
-            with clock.stage("commit"):
-                if not replay:
-                    read = conn.execute(sql("checkpoint_get"), {"batch_id": batch_id}).fetchone()
-                    conn.execute(sql("checkpoint_set"), {
-                        "batch_id": batch_id, "last_row_number": last,
-                        "rows_read": (read[1] if read else 0) + rows.num_rows})
-                conn.commit()
-            if progress:
-                progress(rows.num_rows)
-    return last
+            _commit_chunk(conn, batch_id, rows, found, clock, progress, replay=True)
+
+
+def _commit_chunk(conn: psycopg.Connection, batch_id: int, rows: pa.RecordBatch,
+                  found: CheckedRows, clock: StageClock, progress: Progress | None, *,
+                  replay: bool) -> None:
+    """Upsert a staged chunk and commit it with its checkpoint: the migration's and the
+    replay's one step, so a replayed row is treated exactly as the migration treated it.
+    A replayed chunk is restaged first (rows equal to their new version kept)."""
+    numbers = rows.column("row_number")
+    first, last = pc.min(numbers).as_py(), pc.max(numbers).as_py()
+    ranges = [(first, last)]
+    if replay:
+        with clock.stage("stage"):
+            ranges = _restage(conn, batch_id, _staged_rows(found, batch_id),
+                              found.findings.table(batch_id), first, last)
+    with clock.stage("upsert"):
+        for low, high in ranges:
+            conn.execute("SELECT * FROM upsert_persons(%s, %s, %s)", (batch_id, low, high))
+    with clock.stage("commit"):
+        if not replay:
+            read = conn.execute(sql("checkpoint_get"), {"batch_id": batch_id}).fetchone()
+            conn.execute(sql("checkpoint_set"), {
+                "batch_id": batch_id, "last_row_number": last,
+                "rows_read": (read[1] if read else 0) + rows.num_rows})
+        conn.commit()
+    if progress:
+        progress(rows.num_rows)
 
 
 def _staged_rows(checked: CheckedRows, batch_id: int) -> pa.Table:
@@ -309,20 +373,28 @@ def _staged_rows(checked: CheckedRows, batch_id: int) -> pa.Table:
         0, "batch_id", pa.array([batch_id] * checked.staged.num_rows, pa.int64()))
 
 
-def _staged(chunks: Iterator[tuple[pa.RecordBatch, CheckedRows]], stager: psycopg.Connection,
-            batch_id: int, clock: StageClock) -> Iterator[tuple[pa.RecordBatch, CheckedRows]]:
-    """The chunks, each staged (rows and findings) and committed on `stager` first."""
-    for rows, checked in chunks:
-        with clock.stage("stage"):
-            skipped = stager.execute(sql("stage_checks_skip"), {
-                "batch_id": batch_id, "tables": ["stg_person", "import_errors"]},
-            ).fetchone() is not None
-            copy_arrow(stager, "stg_person", _staged_rows(checked, batch_id))
-            copy_arrow(stager, "import_errors", checked.findings.table(batch_id))
-            if skipped:
-                stager.execute(sql("stage_checks_restore"))
+def _staged(items: Iterator[_Opened | _Chunk | _Done], stager: psycopg.Connection,
+            clock: StageClock) -> Iterator[_Opened | _Chunk | _Done]:
+    """The reader's items, each chunk staged (rows and findings) and committed on `stager`
+    first. A source starts there: its run is RUNNING, and rows a killed run staged past its
+    checkpoint are removed, to be staged again."""
+    for item in items:
+        if isinstance(item, _Opened) and item.status != "REJECTED_DUPLICATE":
+            stager.execute(sql("migration_unstage_after"),
+                           {"batch_id": item.batch_id, "after": item.last})
+            stager.execute(sql("migration_start"), {"batch_id": item.batch_id})
             stager.commit()
-        yield rows, checked
+        elif isinstance(item, _Chunk):
+            with clock.stage("stage"):
+                skipped = stager.execute(sql("stage_checks_skip"), {
+                    "batch_id": item.batch_id, "tables": ["stg_person", "import_errors"]},
+                ).fetchone() is not None
+                copy_arrow(stager, "stg_person", _staged_rows(item.checked, item.batch_id))
+                copy_arrow(stager, "import_errors", item.checked.findings.table(item.batch_id))
+                if skipped:
+                    stager.execute(sql("stage_checks_restore"))
+                stager.commit()
+        yield item
 
 
 def _restage(conn: psycopg.Connection, batch_id: int, staged: pa.Table, findings: pa.Table,

@@ -11,12 +11,14 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+import pyarrow.compute as pc
 import pytest
 
 from leadpipe import tenant as tenant_config
 from sampledata.legacy import LegacyOptions, generate_legacy
-from tasks.migration import migrate_source
-from tasks.sources import open_source
+from tasks import migration
+from tasks.migration import migrate_source, migrate_sources
+from tasks.sources import RetryableSourceError, Source, open_source
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO = tenant_config.load("demo")
@@ -80,6 +82,74 @@ def test_every_source_reconciles_and_a_rerun_changes_nothing(legacy: Path, db_ur
         assert {r.status for r in again} == {"REJECTED_DUPLICATE"}
         assert conn.execute("SELECT count(*) FROM person_lineage").fetchone()[0] == lineage_rows
     assert _state(db_url) == before
+
+
+def test_sources_read_ahead_end_as_sources_run_one_by_one(legacy: Path, db_url: str,
+                                                          empty_db: str) -> None:
+    # migrate_sources opens and reads the next source while this one upserts.
+    from db import migrate
+
+    migrate.upgrade(empty_db)
+    files = _files(legacy)
+    with psycopg.connect(empty_db) as conn:
+        alone = [migrate_source(conn, open_source(str(f), DEMO), batch_rows=300) for f in files]
+    with psycopg.connect(db_url) as conn:
+        together = list(migrate_sources(conn, [open_source(str(f), DEMO) for f in files],
+                                        batch_rows=300))
+    assert [r.to_dict() for r in together] == [r.to_dict() for r in alone]
+    assert _state(db_url) == _state(empty_db)
+
+
+class Flaky:
+    """A real source whose reads fail with a dropped connection at the first chunk holding
+    a row past `until`, `failures` times, then read on; with `failures=None`, one whose rows
+    end there."""
+
+    def __init__(self, inner: Source, until: int, failures: int | None) -> None:
+        self.inner, self.until, self.failures = inner, until, failures
+        self.name, self.kind = inner.name, inner.kind
+
+    def batches(self, start_after: int | None = None, batch_rows: int = 100) -> Any:
+        for rows in self.inner.batches(start_after, batch_rows):
+            if pc.max(rows.column("row_number")).as_py() > self.until:
+                if self.failures is None:
+                    return
+                if self.failures:
+                    self.failures -= 1
+                    raise RetryableSourceError("connection lost")
+            yield rows
+
+    def estimate(self) -> int | None:
+        return self.inner.estimate()
+
+
+def test_a_dropped_source_is_retried_from_its_checkpoint_then_failed(
+    legacy: Path, db_url: str, empty_db: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The first source recovers on its third read; the second never does: after 3 retries
+    # its batch is FAILED, keeping the chunks it committed, and the third goes on.
+    from db import migrate
+
+    monkeypatch.setattr(migration, "BACKOFF_SECONDS", 0.0)
+    migrate.upgrade(empty_db)
+    first, second, third = (open_source(str(f), DEMO) for f in _files(legacy)[:3])
+    with psycopg.connect(empty_db) as conn:
+        expected = list(migrate_sources(
+            conn, [first, Flaky(second, until=200, failures=None), third], batch_rows=100))
+    with psycopg.connect(db_url) as conn:
+        runs = list(migrate_sources(conn, [
+            Flaky(first, until=150, failures=2),
+            Flaky(second, until=200, failures=migration.RETRIES + 1), third],
+            batch_rows=100))
+        committed = conn.execute("SELECT rows_read FROM import_checkpoints "
+                                 "WHERE batch_id = %s", (runs[1].batch_id,)).fetchone()
+    assert [r.status for r in runs] == [expected[0].status, "FAILED", expected[2].status]
+    assert runs[1].message == f"connection lost (after {migration.RETRIES} retries)"
+    assert committed == (200,)
+    assert [(r.rows_read, r.inserted, r.updated) for r in (runs[0], runs[2])] == [
+        (r.rows_read, r.inserted, r.updated) for r in (expected[0], expected[2])]
+    people = {name: _state(db_url)[name] for name in ("persons", "phones", "emails")}
+    assert people == {name: _state(empty_db)[name] for name in ("persons", "phones", "emails")}
 
 
 def test_the_same_rows_in_a_new_file_change_nothing(legacy: Path, db_url: str,

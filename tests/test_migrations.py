@@ -111,7 +111,8 @@ def test_a_changed_function_file_is_applied_again(empty_db: str, tmp_path: Path)
     folder = tmp_path / "functions"
     shutil.copytree(migrate.FUNCTIONS_DIR, folder)
     probe = folder / "zz_probe.sql"
-    probe.write_text("CREATE OR REPLACE FUNCTION lp_probe() RETURNS int LANGUAGE sql AS 'SELECT 1';")
+    probe.write_text("CREATE OR REPLACE FUNCTION lp_probe() RETURNS int "
+                     "LANGUAGE sql AS 'SELECT 1';")
     migrate.upgrade(empty_db, functions=folder)
     assert migrate.upgrade(empty_db, functions=folder) == []
     probe.write_text(probe.read_text().replace("SELECT 1", "SELECT 2"))
