@@ -128,17 +128,22 @@ class _Opened:
 
 
 @dataclass(frozen=True)
-class _Chunk:
-    """A chunk of the open source, read, checked and staged."""
+class _Item:
+    """What the reader hands on: a chunk of a source (read, checked, then staged), or the
+    source alone when it yields no chunk (a duplicate, or a run already read to its end).
+    The chunks of one source share one `opened`."""
 
-    batch_id: int
-    rows: pa.RecordBatch
-    checked: CheckedRows
+    opened: _Opened
+    rows: pa.RecordBatch | None = None
+    checked: CheckedRows | None = None
 
 
-@dataclass(frozen=True)
-class _Done:
-    """The open source has no more rows."""
+class _SourceDropped(Exception):
+    """Reading a source failed with a network error (`RetryableSourceError`)."""
+
+    def __init__(self, opened: _Opened, error: RetryableSourceError) -> None:
+        super().__init__(str(error))
+        self.opened = opened
 
 
 def migrate_source(conn: psycopg.Connection, source: Source, *, batch_rows: int = 50_000,
@@ -172,7 +177,8 @@ def migrate_sources(conn: psycopg.Connection, sources: Sequence[Source], *,
         batch_rows: rows per chunk and per commit.
         progress: given a source when it opens, returns what to call with the number of rows
             of each of its committed chunks.
-        clock: collects seconds per stage (read, check, stage, upsert, commit).
+        clock: collects seconds per stage (read, check, stage, upsert, commit, and wait: the
+            time the database waited for the next chunk).
         fresh: give up the sources' interrupted runs (`--no-resume`): each starts anew.
 
     Raises:
@@ -191,36 +197,43 @@ def migrate_sources(conn: psycopg.Connection, sources: Sequence[Source], *,
                 items = stack.enter_context(
                     contextlib.closing(prefetch(_staged(read, stager, clock))))
                 advance: Progress | None = None
-                for item in items:
-                    if isinstance(item, _Chunk):
-                        _commit_chunk(conn, item.batch_id, item.rows, item.checked, clock,
-                                      advance, replay=False)
-                    elif isinstance(item, _Opened):
-                        current = item
-                        advance = progress(item.source) if progress else None
-                        if item.status == "REJECTED_DUPLICATE":
-                            current, attempt = None, 0
-                            todo.pop(0)
-                            yield SourceRun(item.batch_id, item.source.name, item.source.kind,
-                                            item.status,
-                                            message="the same file was imported before")
-                    elif current is not None:
+                while True:
+                    with clock.stage("wait"):
+                        item = next(items, None)
+                    if current is not None and (item is None or item.opened is not current):
                         done, current, attempt = current, None, 0
                         todo.pop(0)
                         yield _finish(conn, done.batch_id, done.source)
-        except RetryableSourceError as exc:
+                    if item is None:
+                        break
+                    if item.opened is not current:
+                        current = item.opened
+                        advance = progress(current.source) if progress else None
+                        if current.status == "REJECTED_DUPLICATE":
+                            duplicate, current, attempt = current, None, 0
+                            todo.pop(0)
+                            yield SourceRun(duplicate.batch_id, duplicate.source.name,
+                                            duplicate.source.kind, duplicate.status,
+                                            message="the same file was imported before")
+                            continue
+                    if item.rows is not None and item.checked is not None:
+                        _commit_chunk(conn, current.batch_id, item.rows, item.checked, clock,
+                                      advance, replay=False)
+        except _SourceDropped as dropped:
             conn.rollback()
+            if current is not None and current.batch_id != dropped.opened.batch_id:
+                # the reader had read the source before to its end: it is complete
+                todo.pop(0)
+                yield _finish(conn, current.batch_id, current.source)
             attempt += 1
-            failing = todo[0]
             if attempt > RETRIES:
                 attempt = 0
                 todo.pop(0)
-                if current is not None:
-                    yield _fail(conn, current.batch_id, failing,
-                                f"{exc} (after {RETRIES} retries)")
+                yield _fail(conn, dropped.opened.batch_id, dropped.opened.source,
+                            f"{dropped} (after {RETRIES} retries)")
                 continue
             pause = BACKOFF_SECONDS * 2 ** (attempt - 1)
-            log.warning("%s: %s; retrying in %.0f s", failing.name, exc, pause)
+            log.warning("%s: %s; retrying in %.0f s", dropped.opened.source.name, dropped, pause)
             time.sleep(pause)
         except psycopg.Error as exc:
             conn.rollback()
@@ -230,10 +243,14 @@ def migrate_sources(conn: psycopg.Connection, sources: Sequence[Source], *,
 
 
 def _read_sources(conninfo: str, sources: list[Source], batch_rows: int, clock: StageClock,
-                  supersede: set[str]) -> Iterator[_Opened | _Chunk | _Done]:
+                  supersede: set[str]) -> Iterator[_Item]:
     """Each source opened (its batch found or made, on a connection of this reader's own) and
     read and checked chunk by chunk after its checkpoint, in order. A source named in
-    `supersede` first gives up its interrupted runs (once)."""
+    `supersede` first gives up its interrupted runs (once).
+
+    Raises:
+        _SourceDropped: reading a source failed with a network error.
+    """
     with psycopg.connect(conninfo) as side:
         for source in sources:
             if source.name in supersede:
@@ -241,14 +258,18 @@ def _read_sources(conninfo: str, sources: list[Source], batch_rows: int, clock: 
                 supersede.discard(source.name)
             opened = _Opened(source, *_open_batch(side, source))
             side.commit()
-            yield opened
-            if opened.status == "REJECTED_DUPLICATE":
-                continue
-            chunks = source.batches(start_after=opened.last,  # type: ignore[arg-type]
-                                    batch_rows=batch_rows)
-            for rows, checked in _checked(chunks, source.kind, clock):
-                yield _Chunk(opened.batch_id, rows, checked)
-            yield _Done()
+            read = 0
+            if opened.status != "REJECTED_DUPLICATE":
+                chunks = source.batches(start_after=opened.last,  # type: ignore[arg-type]
+                                        batch_rows=batch_rows)
+                try:
+                    for rows, checked in _checked(chunks, source.kind, clock):
+                        read += 1
+                        yield _Item(opened, rows, checked)
+                except RetryableSourceError as exc:
+                    raise _SourceDropped(opened, exc) from exc
+            if not read:
+                yield _Item(opened)
 
 
 def replay_batch(conn: psycopg.Connection, batch_id: int, synonyms: Synonyms, *,
@@ -373,24 +394,27 @@ def _staged_rows(checked: CheckedRows, batch_id: int) -> pa.Table:
         0, "batch_id", pa.array([batch_id] * checked.staged.num_rows, pa.int64()))
 
 
-def _staged(items: Iterator[_Opened | _Chunk | _Done], stager: psycopg.Connection,
-            clock: StageClock) -> Iterator[_Opened | _Chunk | _Done]:
+def _staged(items: Iterator[_Item], stager: psycopg.Connection,
+            clock: StageClock) -> Iterator[_Item]:
     """The reader's items, each chunk staged (rows and findings) and committed on `stager`
     first. A source starts there: its run is RUNNING, and rows a killed run staged past its
     checkpoint are removed, to be staged again."""
+    started: _Opened | None = None
     for item in items:
-        if isinstance(item, _Opened) and item.status != "REJECTED_DUPLICATE":
+        opened = item.opened
+        if opened is not started and opened.status != "REJECTED_DUPLICATE":
             stager.execute(sql("migration_unstage_after"),
-                           {"batch_id": item.batch_id, "after": item.last})
-            stager.execute(sql("migration_start"), {"batch_id": item.batch_id})
+                           {"batch_id": opened.batch_id, "after": opened.last})
+            stager.execute(sql("migration_start"), {"batch_id": opened.batch_id})
             stager.commit()
-        elif isinstance(item, _Chunk):
+        started = opened
+        if item.rows is not None and item.checked is not None:
             with clock.stage("stage"):
                 skipped = stager.execute(sql("stage_checks_skip"), {
-                    "batch_id": item.batch_id, "tables": ["stg_person", "import_errors"]},
+                    "batch_id": opened.batch_id, "tables": ["stg_person", "import_errors"]},
                 ).fetchone() is not None
-                copy_arrow(stager, "stg_person", _staged_rows(item.checked, item.batch_id))
-                copy_arrow(stager, "import_errors", item.checked.findings.table(item.batch_id))
+                copy_arrow(stager, "stg_person", _staged_rows(item.checked, opened.batch_id))
+                copy_arrow(stager, "import_errors", item.checked.findings.table(opened.batch_id))
                 if skipped:
                     stager.execute(sql("stage_checks_restore"))
                 stager.commit()
