@@ -29,6 +29,7 @@ import os
 import platform
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -80,8 +81,13 @@ def sample(rows: int, data: Path, mysql_url: str) -> list[str]:
     return expand_sources([mysql_url, str(data / "sqlite"), str(data / "csv")])
 
 
-def bench(args: argparse.Namespace) -> dict[str, Any]:
-    """Migrate every source of the sample into a scratch database; its figures."""
+def bench(args: argparse.Namespace, prepare: Callable[[str], None] | None = None,
+          inspect: Callable[[str], Any] | None = None) -> dict[str, Any]:
+    """Migrate every source of the sample into a scratch database; its figures.
+
+    `prepare` is given the scratch database's URI once its schema is in place, `inspect`
+    after the migration (its answer is the output's "inspected"), before the drop.
+    """
     data = args.data or ROOT / ".leadpipe" / "bench" / f"legacy_{args.rows}"
     refs = sample(args.rows, data, args.mysql)
     tenant = tenant_config.load("demo")
@@ -90,6 +96,8 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
     runs: list[tuple[SourceRun, float]] = []
     try:
         migrate.upgrade(url)
+        if prepare:
+            prepare(url)
         with Monitor(name) as monitor, connection.connect(url) as conn:
             start = began = time.perf_counter()
             for run in migrate_sources(conn, [open_source(ref, tenant) for ref in refs],
@@ -102,6 +110,7 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
             persons, lineage = conn.execute(
                 "SELECT (SELECT count(*) FROM persons), (SELECT count(*) FROM person_lineage)"
             ).fetchone()  # type: ignore[misc]
+        inspected = inspect(url) if inspect else None
     finally:
         if not args.keep_db:
             drop_database(server, name)
@@ -114,6 +123,7 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
         "cpu_seconds": {"client": monitor.client_cpu, "postgres": monitor.postgres_cpu},
         "load_average_before_after": monitor.load,
         "stage_seconds": clock.timings,
+        "inspected": inspected,
         "batch_rows": args.batch_rows,
         "persons": persons,
         "person_lineage_rows": lineage,
@@ -137,23 +147,33 @@ def report(out: dict[str, Any]) -> None:
           f"peak < {TARGETS['peak_mb']:,} MB {memory}")
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def arguments(description: str, default_json: Path) -> argparse.ArgumentParser:
+    """The options of this benchmark (shared by benchmarks/statement_profile.py)."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--batch-rows", type=int, default=50_000)
     parser.add_argument("--mysql", default=DEFAULT_MYSQL)
     parser.add_argument("--data", type=Path, help="sample folder (default .leadpipe/bench/)")
-    parser.add_argument("--json", type=Path, default=DEFAULT_JSON)
+    parser.add_argument("--json", type=Path, default=default_json)
     parser.add_argument("--keep-db", action="store_true", help="keep the scratch database")
-    args = parser.parse_args()
+    return parser
+
+
+def save(out: dict[str, Any], path: Path, rows: int) -> None:
+    """Add a run's figures to the JSON file, one entry per row count."""
+    results = json.loads(path.read_text()) if path.exists() else {}
+    results[str(rows)] = out
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(results, indent=2, default=str) + "\n")
+    print(f"wrote {path}")
+
+
+def main() -> None:
+    args = arguments(__doc__.splitlines()[0], DEFAULT_JSON).parse_args()
     env.apply_quiet_defaults()
     out = bench(args)
     report(out)
-    results = json.loads(args.json.read_text()) if args.json.exists() else {}
-    results[str(args.rows)] = out
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(results, indent=2, default=str) + "\n")
-    print(f"wrote {args.json}")
+    save(out, args.json, args.rows)
 
 
 if __name__ == "__main__":
