@@ -126,6 +126,10 @@ class _Opened:
     status: str
     last: object | None
 
+    @property
+    def duplicate(self) -> bool:
+        return self.status == "REJECTED_DUPLICATE"
+
 
 @dataclass(frozen=True)
 class _Item:
@@ -134,8 +138,7 @@ class _Item:
     The chunks of one source share one `opened`."""
 
     opened: _Opened
-    rows: pa.RecordBatch | None = None
-    checked: CheckedRows | None = None
+    chunk: tuple[pa.RecordBatch, CheckedRows] | None = None
 
 
 class _SourceDropped(Exception):
@@ -209,16 +212,16 @@ def migrate_sources(conn: psycopg.Connection, sources: Sequence[Source], *,
                     if item.opened is not current:
                         current = item.opened
                         advance = progress(current.source) if progress else None
-                        if current.status == "REJECTED_DUPLICATE":
+                        if current.duplicate:
                             duplicate, current, attempt = current, None, 0
                             todo.pop(0)
                             yield SourceRun(duplicate.batch_id, duplicate.source.name,
                                             duplicate.source.kind, duplicate.status,
                                             message="the same file was imported before")
                             continue
-                    if item.rows is not None and item.checked is not None:
-                        _commit_chunk(conn, current.batch_id, item.rows, item.checked, clock,
-                                      advance, replay=False)
+                    if item.chunk is not None:
+                        _commit_chunk(conn, current.batch_id, *item.chunk, clock, advance,
+                                      replay=False)
         except _SourceDropped as dropped:
             conn.rollback()
             if current is not None and current.batch_id != dropped.opened.batch_id:
@@ -258,17 +261,17 @@ def _read_sources(conninfo: str, sources: list[Source], batch_rows: int, clock: 
                 supersede.discard(source.name)
             opened = _Opened(source, *_open_batch(side, source))
             side.commit()
-            read = 0
-            if opened.status != "REJECTED_DUPLICATE":
+            empty = True
+            if not opened.duplicate:
                 chunks = source.batches(start_after=opened.last,  # type: ignore[arg-type]
                                         batch_rows=batch_rows)
                 try:
-                    for rows, checked in _checked(chunks, source.kind, clock):
-                        read += 1
-                        yield _Item(opened, rows, checked)
+                    for chunk in _checked(chunks, source.kind, clock):
+                        empty = False
+                        yield _Item(opened, chunk)
                 except RetryableSourceError as exc:
                     raise _SourceDropped(opened, exc) from exc
-            if not read:
+            if empty:
                 yield _Item(opened)
 
 
@@ -402,19 +405,20 @@ def _staged(items: Iterator[_Item], stager: psycopg.Connection,
     started: _Opened | None = None
     for item in items:
         opened = item.opened
-        if opened is not started and opened.status != "REJECTED_DUPLICATE":
+        if opened is not started and not opened.duplicate:
             stager.execute(sql("migration_unstage_after"),
                            {"batch_id": opened.batch_id, "after": opened.last})
             stager.execute(sql("migration_start"), {"batch_id": opened.batch_id})
             stager.commit()
         started = opened
-        if item.rows is not None and item.checked is not None:
+        if item.chunk is not None:
+            _, checked = item.chunk
             with clock.stage("stage"):
                 skipped = stager.execute(sql("stage_checks_skip"), {
                     "batch_id": opened.batch_id, "tables": ["stg_person", "import_errors"]},
                 ).fetchone() is not None
-                copy_arrow(stager, "stg_person", _staged_rows(item.checked, opened.batch_id))
-                copy_arrow(stager, "import_errors", item.checked.findings.table(opened.batch_id))
+                copy_arrow(stager, "stg_person", _staged_rows(checked, opened.batch_id))
+                copy_arrow(stager, "import_errors", checked.findings.table(opened.batch_id))
                 if skipped:
                     stager.execute(sql("stage_checks_restore"))
                 stager.commit()
