@@ -612,17 +612,19 @@ BEGIN
         ANALYZE ups_touched;
         TRUNCATE ups_moved, ups_regroup;
         INSERT INTO ups_moved
-        SELECT v.email, v.phone, v.ll, v.lf, v.zip5
+        SELECT lower(f.email), f.phone, lower(f.last_name), lower(f.first_name), f.zip5
         FROM ups_final f JOIN ups_base b USING (person_id)
-        CROSS JOIN LATERAL (VALUES
-            (false, lower(f.email), f.phone, lower(f.last_name), lower(f.first_name), f.zip5),
-            (true, lower(b.email), b.phone, lower(b.last_name), lower(b.first_name), b.zip5)
-        ) AS v (before, email, phone, ll, lf, zip5)
-        WHERE f.is_new AND NOT v.before
-           OR NOT f.is_new
-              AND (lower(f.email), f.phone, lower(f.last_name), lower(f.first_name), f.zip5)
-                  IS DISTINCT FROM (lower(b.email), b.phone, lower(b.last_name),
-                                    lower(b.first_name), b.zip5);
+        WHERE f.is_new
+           OR (lower(f.email), f.phone, lower(f.last_name), lower(f.first_name), f.zip5)
+              IS DISTINCT FROM (lower(b.email), b.phone, lower(b.last_name), lower(b.first_name),
+                                b.zip5)
+        UNION ALL
+        SELECT lower(b.email), b.phone, lower(b.last_name), lower(b.first_name), b.zip5
+        FROM ups_final f JOIN ups_base b USING (person_id)
+        WHERE NOT f.is_new
+          AND (lower(f.email), f.phone, lower(f.last_name), lower(f.first_name), f.zip5)
+              IS DISTINCT FROM (lower(b.email), b.phone, lower(b.last_name), lower(b.first_name),
+                                b.zip5);
         INSERT INTO ups_regroup SELECT rn FROM ups_src WHERE is_new;
         ANALYZE ups_moved, ups_regroup;
     END LOOP;
