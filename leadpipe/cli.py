@@ -234,6 +234,9 @@ def migrate_command(
     resume: Annotated[bool, typer.Option(
         help="continue a source's interrupted run from its checkpoint (always on for files)")]
         = True,
+    first_load: Annotated[bool, typer.Option(
+        "--first-load", help="the person tables are empty: resolve people in DuckDB and "
+        "write them once at the end (a run killed before that starts anew)")] = False,
 ) -> None:
     """Migrate legacy person sources through the validated, idempotent upsert path."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
@@ -257,7 +260,7 @@ def migrate_command(
             return lambda rows: progress.advance(task, rows)
 
         for run in migrate_sources(conn, opened, batch_rows=batch_rows, progress=bar,
-                                   fresh=not resume):
+                                   fresh=not resume, first_load=first_load):
             runs.append(run)
             report_migrated_source(conn, zone, run)
     console.print(_migration_table(runs))

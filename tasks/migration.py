@@ -32,6 +32,7 @@ from db.queries import sql
 from leadpipe.errors import UserError
 from leadpipe.stages import StageClock
 from tasks.copy import copy_arrow
+from tasks.first_load import FirstLoad
 from tasks.prefetch import prefetch
 from tasks.sources import RetryableSourceError, Source, SourceError, SourceKind
 from tasks.sources.columns import Synonyms
@@ -163,7 +164,7 @@ def migrate_sources(conn: psycopg.Connection, sources: Sequence[Source], *,
                     batch_rows: int = 50_000,
                     progress: Callable[[Source], Progress | None] | None = None,
                     clock: StageClock | None = None,
-                    fresh: bool = False) -> Iterator[SourceRun]:
+                    fresh: bool = False, first_load: bool = False) -> Iterator[SourceRun]:
     """Migrate sources one after another into the person tables; each source's run as it ends.
 
     Each source resumes its interrupted run if it has one, and commits chunk by chunk.
@@ -183,13 +184,38 @@ def migrate_sources(conn: psycopg.Connection, sources: Sequence[Source], *,
         clock: collects seconds per stage (read, check, stage, upsert, commit, and wait: the
             time the database waited for the next chunk).
         fresh: give up the sources' interrupted runs (`--no-resume`): each starts anew.
+        first_load: upsert in DuckDB and write the person tables once at the end
+            (`tasks.first_load`); they must be empty. Chunks are staged and checkpointed as
+            they are read, and the sources' runs come when everything is written; a run
+            killed before that wrote no person and starts anew (as with `fresh`).
 
     Raises:
+        UserError: first_load with person tables that already hold rows.
         psycopg.Error: a database error; the chunk is rolled back and the batch FAILED.
     """
     clock = clock or StageClock()
     todo = list(sources)
-    supersede = {s.name for s in todo} if fresh else set()
+    supersede = {s.name for s in todo} if fresh or first_load else set()
+    loader = FirstLoad(conn) if first_load else None
+    written: list[_Opened] = []
+    try:
+        yield from _migrate(conn, todo, batch_rows, progress, clock, supersede, loader, written)
+        if loader is not None:
+            with clock.stage("write"):
+                loader.write(conn)
+            for opened in written:
+                yield _finish(conn, opened.batch_id, opened.source)
+    finally:
+        if loader is not None:
+            loader.close()
+
+
+def _migrate(conn: psycopg.Connection, todo: list[Source], batch_rows: int,
+             progress: Callable[[Source], Progress | None] | None, clock: StageClock,
+             supersede: set[str], loader: FirstLoad | None,
+             written: list[_Opened]) -> Iterator[SourceRun]:
+    """`migrate_sources`' loop over the sources; with a first load, the sources that end go to
+    `written`, to be finished once the loader has written them."""
     attempt = 0
     while todo:
         current: _Opened | None = None
@@ -197,8 +223,8 @@ def migrate_sources(conn: psycopg.Connection, sources: Sequence[Source], *,
             with contextlib.ExitStack() as stack:
                 stager = stack.enter_context(psycopg.connect(_conninfo(conn)))
                 read = _read_sources(_conninfo(conn), list(todo), batch_rows, clock, supersede)
-                items = stack.enter_context(
-                    contextlib.closing(prefetch(_staged(read, stager, clock))))
+                items = stack.enter_context(contextlib.closing(prefetch(
+                    _staged(read, stager, clock, checkpoint=loader is not None))))
                 advance: Progress | None = None
                 while True:
                     with clock.stage("wait"):
@@ -206,7 +232,10 @@ def migrate_sources(conn: psycopg.Connection, sources: Sequence[Source], *,
                     if current is not None and (item is None or item.opened is not current):
                         done, current, attempt = current, None, 0
                         todo.pop(0)
-                        yield _finish(conn, done.batch_id, done.source)
+                        if loader is None:
+                            yield _finish(conn, done.batch_id, done.source)
+                        else:
+                            written.append(done)
                     if item is None:
                         break
                     if item.opened is not current:
@@ -219,15 +248,22 @@ def migrate_sources(conn: psycopg.Connection, sources: Sequence[Source], *,
                                             duplicate.source.kind, duplicate.status,
                                             message="the same file was imported before")
                             continue
-                    if item.chunk is not None:
+                    if item.chunk is None:
+                        continue
+                    if loader is None:
                         _commit_chunk(conn, current.batch_id, *item.chunk, clock, advance,
                                       replay=False)
+                    else:
+                        _load_chunk(loader, current, *item.chunk, clock, advance)
         except _SourceDropped as dropped:
             conn.rollback()
             if current is not None and current.batch_id != dropped.opened.batch_id:
                 # the reader had read the source before to its end: it is complete
                 todo.pop(0)
-                yield _finish(conn, current.batch_id, current.source)
+                if loader is None:
+                    yield _finish(conn, current.batch_id, current.source)
+                else:
+                    written.append(current)
             attempt += 1
             if attempt > RETRIES:
                 attempt = 0
@@ -383,11 +419,27 @@ def _commit_chunk(conn: psycopg.Connection, batch_id: int, rows: pa.RecordBatch,
             conn.execute("SELECT * FROM upsert_persons(%s, %s, %s)", (batch_id, low, high))
     with clock.stage("commit"):
         if not replay:
-            read = conn.execute(sql("checkpoint_get"), {"batch_id": batch_id}).fetchone()
-            conn.execute(sql("checkpoint_set"), {
-                "batch_id": batch_id, "last_row_number": last,
-                "rows_read": (read[1] if read else 0) + rows.num_rows})
+            _checkpoint(conn, batch_id, rows)
         conn.commit()
+    if progress:
+        progress(rows.num_rows)
+
+
+def _checkpoint(conn: psycopg.Connection, batch_id: int, rows: pa.RecordBatch) -> None:
+    """Record a chunk read: its last row number, and its rows added to the rows read."""
+    read = conn.execute(sql("checkpoint_get"), {"batch_id": batch_id}).fetchone()
+    conn.execute(sql("checkpoint_set"), {
+        "batch_id": batch_id, "last_row_number": pc.max(rows.column("row_number")).as_py(),
+        "rows_read": (read[1] if read else 0) + rows.num_rows})
+
+
+def _load_chunk(loader: FirstLoad, opened: _Opened, rows: pa.RecordBatch,
+                found: CheckedRows, clock: StageClock, progress: Progress | None) -> None:
+    """A staged chunk upserted by a first load (in DuckDB: nothing to commit here)."""
+    numbers = rows.column("row_number")
+    with clock.stage("upsert"):
+        loader.upsert(opened.batch_id, opened.source.name, found.staged,
+                      pc.min(numbers).as_py(), pc.max(numbers).as_py())
     if progress:
         progress(rows.num_rows)
 
@@ -397,10 +449,11 @@ def _staged_rows(checked: CheckedRows, batch_id: int) -> pa.Table:
         0, "batch_id", pa.array([batch_id] * checked.staged.num_rows, pa.int64()))
 
 
-def _staged(items: Iterator[_Item], stager: psycopg.Connection,
-            clock: StageClock) -> Iterator[_Item]:
+def _staged(items: Iterator[_Item], stager: psycopg.Connection, clock: StageClock, *,
+            checkpoint: bool = False) -> Iterator[_Item]:
     """The reader's items, each chunk staged (rows and findings) and committed on `stager`
-    first. A source starts there: its run is RUNNING, and rows a killed run staged past its
+    first, with its checkpoint if `checkpoint` (a first load: nothing else commits one). A
+    source starts there: its run is RUNNING, and rows a killed run staged past its
     checkpoint are removed, to be staged again."""
     started: _Opened | None = None
     for item in items:
@@ -421,6 +474,8 @@ def _staged(items: Iterator[_Item], stager: psycopg.Connection,
                 copy_arrow(stager, "import_errors", checked.findings.table(opened.batch_id))
                 if skipped:
                     stager.execute(sql("stage_checks_restore"))
+                if checkpoint:
+                    _checkpoint(stager, opened.batch_id, item.chunk[0])
                 stager.commit()
         yield item
 

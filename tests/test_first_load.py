@@ -1,0 +1,201 @@
+"""A first load (DuckDB upsert, one COPY at the end) leaves exactly the tables of the chunked
+upsert_persons path, ids included; it refuses person tables that hold rows, and a run that
+dies before its write leaves no person and starts anew."""
+
+from __future__ import annotations
+
+import psycopg
+import pyarrow as pa
+import pytest
+from test_person_upsert import STAGED, new_batch, realistic_rows, row, stage
+
+from db import migrate
+from leadpipe import tenant as tenant_config
+from leadpipe.errors import UserError
+from sampledata.legacy import LegacyOptions, generate_legacy
+from tasks import first_load
+from tasks.first_load import FirstLoad
+from tasks.migration import migrate_sources
+from tasks.sources import open_source
+
+DEMO = tenant_config.load("demo")
+
+# Every column but the timestamps of the writes themselves (created_at, updated_at).
+TABLES = {
+    "persons": """SELECT id, name_prefix, first_name, middle_name, last_name, name_suffix,
+                         full_name_raw, primary_email, primary_phone_e164, zip5, is_original,
+                         golden_id, source_system, source_updated_at, first_batch_id,
+                         last_batch_id
+                  FROM persons ORDER BY id""",
+    "phone_numbers": """SELECT id, person_id, phone_raw, phone_e164, phone_type, is_primary,
+                               dnc_status, source_batch_id
+                        FROM phone_numbers ORDER BY id""",
+    "email_addresses": """SELECT id, person_id, email, is_valid, is_primary, verified,
+                                 source_batch_id
+                          FROM email_addresses ORDER BY id""",
+    "addresses": """SELECT id, person_id, street, street2, city, state, zip, zip4, county,
+                           address_raw, usps_normalized, is_primary, source_batch_id
+                    FROM addresses ORDER BY id""",
+    "person_lineage": """SELECT id, person_id, batch_id, source_file, source_row_number,
+                                source_key, action, fields, merge_reason
+                         FROM person_lineage ORDER BY id""",
+    "audit": """SELECT batch_id, operation, record_count, details FROM import_audit_log
+                WHERE operation IN ('INSERT', 'UPDATE') ORDER BY batch_id, id""",
+    "queued": "SELECT DISTINCT person_id FROM dedup_queue ORDER BY 1",
+    "batches": """SELECT b.id, b.filename, b.status, b.row_count, b.success_count,
+                         b.error_count, c.last_row_number, c.rows_read
+                  FROM import_batches b LEFT JOIN import_checkpoints c ON c.batch_id = b.id
+                  ORDER BY b.id""",
+    "staged": "SELECT batch_id, count(*) FROM stg_person GROUP BY 1 ORDER BY 1",
+    "next_person": "SELECT nextval(pg_get_serial_sequence('persons', 'id'))",
+}
+
+
+def tables(url: str) -> dict[str, list]:
+    with psycopg.connect(url) as conn:
+        return {name: conn.execute(query).fetchall() for name, query in TABLES.items()}
+
+
+@pytest.fixture(scope="module")
+def legacy(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
+    out = tmp_path_factory.mktemp("legacy")
+    generate_legacy(LegacyOptions(rows=4000, seed=11, out=out))
+    return sorted(str(p) for p in out.rglob("*") if p.suffix in (".csv", ".sql", ".sqlite"))
+
+
+def run(url: str, files: list[str], **options: object) -> list[dict]:
+    with psycopg.connect(url) as conn:
+        runs = migrate_sources(conn, [open_source(f, DEMO) for f in files], batch_rows=250,
+                               **options)
+        return [r.to_dict() for r in runs]
+
+
+def test_a_first_load_leaves_the_tables_of_the_chunked_upsert(
+        legacy: list[str], db_url: str, empty_db: str) -> None:
+    # Small chunks, so that later chunks match, update and re-route the people of earlier
+    # ones (several passes), as a million-row load's chunks do.
+    migrate.upgrade(empty_db)
+    chunked = run(empty_db, legacy)
+    loaded = run(db_url, legacy, first_load=True)
+    assert loaded == chunked
+    expected, got = tables(empty_db), tables(db_url)
+    assert {name: len(rows) for name, rows in got.items()} == {
+        name: len(rows) for name, rows in expected.items()}
+    for name in TABLES:
+        assert got[name] == expected[name], name
+    assert sum(r["rows_read"] for r in loaded) == 4000
+
+
+# Rows a call routes again (their person's keys change under them: a second pass), the
+# realistic rows of many people in several calls, and a call repeated (it changes nothing).
+ROUTED = [
+    row(email="s@x.com", first_name="Sean", last_name="Robles", zip5="57069", ts=1),
+    row(email="s@x.com", first_name="Shawn", ts=2),
+    row(first_name="Sean", last_name="Robles", zip5="57069"),
+    row(email="k@x.com", phone="+16175550101", ts=1),
+    row(phone="+16175550102", first_name="Kevin", ts=1),
+    row(email="k@x.com", phone="+16175550102", ts=2),
+]
+CALLS = [(1, 1, 6), (1, 1, 6), (2, 1, 150), (2, 151, 420), (3, 1, 200), (3, 201, 420)]
+
+
+def test_each_call_equals_upsert_persons(db_url: str, empty_db: str) -> None:
+    migrate.upgrade(empty_db)
+    people = realistic_rows(120)
+    staged = {1: ROUTED, 2: people[:420], 3: list(reversed(people))[:420]}
+    with psycopg.connect(empty_db) as conn, psycopg.connect(db_url) as target:
+        for number, rows in staged.items():
+            assert new_batch(conn) == new_batch(target) == number
+            stage(conn, number, rows)
+        conn.commit()
+        target.commit()
+        loader = FirstLoad(target)
+        for batch, first, last in CALLS:
+            expected = conn.execute("SELECT * FROM upsert_persons(%s, %s, %s)",
+                                    (batch, first, last)).fetchone()
+            assert loader.upsert(batch, "legacy.csv", staged_rows(conn, batch, first, last),
+                                 first, last) == expected
+        conn.commit()
+        loader.write(target)
+        loader.close()
+    expected, got = tables(empty_db), tables(db_url)
+    for name in ("persons", "phone_numbers", "email_addresses", "addresses",
+                 "person_lineage", "audit", "queued", "next_person"):
+        assert got[name] == expected[name], name
+    passes = [d["passes"] for _, op, _, d in got["audit"] if op == "INSERT"]
+    assert passes == [2, 2, 1, 1]  # two calls re-routed rows; two changed nothing, no audit
+
+
+def staged_rows(conn: psycopg.Connection, batch: int, first: int, last: int) -> pa.Table:
+    """A call's staged rows as the migration hands them over (the columns of stg_person)."""
+    cur = conn.execute(
+        f"SELECT row_number, {', '.join(STAGED)} FROM stg_person "
+        "WHERE batch_id = %s AND row_number BETWEEN %s AND %s ORDER BY row_number",
+        (batch, first, last))
+    names = [c.name for c in cur.description]
+    columns = list(zip(*cur.fetchall(), strict=True))
+    types = {"row_number": pa.int64(), "source_created_at": pa.timestamp("us", "UTC"),
+             "source_updated_at": pa.timestamp("us", "UTC")}
+    return pa.table({name: pa.array(values, types.get(name, pa.string()))
+                     for name, values in zip(names, columns, strict=True)})
+
+
+def test_a_first_load_refuses_person_tables_that_hold_rows(legacy: list[str],
+                                                           db_url: str) -> None:
+    run(db_url, legacy[:1])
+    with pytest.raises(UserError, match="a first load needs empty person tables; persons"):
+        run(db_url, legacy[1:], first_load=True)
+
+
+def test_a_first_load_that_dies_before_its_write_starts_anew(
+        legacy: list[str], db_url: str, empty_db: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Everything is staged and checkpointed, then the write fails halfway (the lineage COPY):
+    # its transaction leaves no person. The next run supersedes the staged runs and ends as
+    # an uninterrupted one.
+    migrate.upgrade(empty_db)
+    uninterrupted = run(empty_db, legacy, first_load=True)
+    real = first_load.copy_arrow
+
+    def dies_at_lineage(conn: psycopg.Connection, table: str, data: object) -> int:
+        if table == "person_lineage":
+            raise psycopg.OperationalError("server closed the connection")
+        return real(conn, table, data)
+
+    monkeypatch.setattr(first_load, "copy_arrow", dies_at_lineage)
+    with pytest.raises(psycopg.OperationalError):
+        run(db_url, legacy, first_load=True)
+    with psycopg.connect(db_url) as conn:
+        assert conn.execute("SELECT count(*) FROM persons").fetchone() == (0,)
+        assert conn.execute("SELECT count(DISTINCT batch_id) FROM import_checkpoints"
+                            ).fetchone() == (len(legacy),)
+    monkeypatch.setattr(first_load, "copy_arrow", real)
+    again = run(db_url, legacy, first_load=True)
+    assert [r["status"] for r in again] == [r["status"] for r in uninterrupted]
+    assert batches_as_files(db_url) == batches_as_files(empty_db)
+
+
+# The person tables with batches named by their files (the superseded run used batch ids up).
+AS_FILES = {
+    "persons": """SELECT p.id, p.first_name, p.last_name, p.primary_email, p.primary_phone_e164,
+                         p.zip5, p.source_updated_at, f.filename, l.filename
+                  FROM persons p JOIN import_batches f ON f.id = p.first_batch_id
+                  JOIN import_batches l ON l.id = p.last_batch_id ORDER BY p.id""",
+    "phone_numbers": """SELECT n.id, n.person_id, n.phone_raw, n.is_primary, b.filename
+                        FROM phone_numbers n JOIN import_batches b ON b.id = n.source_batch_id
+                        ORDER BY n.id""",
+    "email_addresses": """SELECT a.id, a.person_id, a.email, a.is_primary, b.filename
+                          FROM email_addresses a
+                          JOIN import_batches b ON b.id = a.source_batch_id ORDER BY a.id""",
+    "addresses": """SELECT a.id, a.person_id, a.street, a.zip, a.is_primary, b.filename
+                    FROM addresses a JOIN import_batches b ON b.id = a.source_batch_id
+                    ORDER BY a.id""",
+    "person_lineage": """SELECT l.id, l.person_id, b.filename, l.source_row_number, l.action,
+                                l.fields, l.merge_reason
+                         FROM person_lineage l JOIN import_batches b ON b.id = l.batch_id
+                         ORDER BY l.id""",
+}
+
+
+def batches_as_files(url: str) -> dict[str, list]:
+    with psycopg.connect(url) as conn:
+        return {name: conn.execute(query).fetchall() for name, query in AS_FILES.items()}
