@@ -92,7 +92,7 @@ def bench(args: argparse.Namespace, prepare: Callable[[str], None] | None = None
     refs = sample(args.rows, data, args.mysql)
     tenant = tenant_config.load("demo")
     server, name, url = scratch_database()
-    clock = StageClock()
+    clock, profile = StageClock(), StageClock(label="first load")
     runs: list[tuple[SourceRun, float]] = []
     try:
         migrate.upgrade(url)
@@ -102,7 +102,7 @@ def bench(args: argparse.Namespace, prepare: Callable[[str], None] | None = None
             start = began = time.perf_counter()
             for run in migrate_sources(conn, [open_source(ref, tenant) for ref in refs],
                                        batch_rows=args.batch_rows, clock=clock,
-                                       first_load=not args.chunked):
+                                       first_load=not args.chunked, profile=profile):
                 runs.append((run, time.perf_counter() - began))
                 began = time.perf_counter()
                 print(f"  {run.source}: {run.rows_read:,} rows in {runs[-1][1]:.1f} s")
@@ -124,6 +124,8 @@ def bench(args: argparse.Namespace, prepare: Callable[[str], None] | None = None
         "cpu_seconds": {"client": monitor.client_cpu, "postgres": monitor.postgres_cpu},
         "load_average_before_after": monitor.load,
         "stage_seconds": clock.timings,
+        "first_load_statement_seconds": dict(sorted(profile.timings.items(),
+                                                    key=lambda kv: -kv[1])),
         "inspected": inspected,
         "batch_rows": args.batch_rows,
         "path": "chunked upsert_persons" if args.chunked else "first load (DuckDB, one COPY)",
@@ -139,10 +141,12 @@ def bench(args: argparse.Namespace, prepare: Callable[[str], None] | None = None
 
 def report(out: dict[str, Any]) -> None:
     """Print the figures and how they compare with the targets."""
-    for key in ("path", "rows", "seconds", "rows_per_s", "peak_rss_mb_process_tree", "cpu_seconds",
-                "load_average_before_after", "stage_seconds", "persons",
+    for key in ("path", "rows", "seconds", "rows_per_s", "peak_rss_mb_process_tree",
+                "cpu_seconds", "load_average_before_after", "stage_seconds", "persons",
                 "person_lineage_rows", "all_reconciled"):
         print(f"{key:28} {out[key]}")
+    for statement, seconds in list(out["first_load_statement_seconds"].items())[:12]:
+        print(f"{seconds:9.2f} s  {statement}")
     speed = "ok" if out["rows_per_s"] >= TARGETS["rows_per_s"] else "MISSED"
     memory = "ok" if out["peak_rss_mb_process_tree"] < TARGETS["peak_mb"] else "MISSED"
     print(f"targets: >= {TARGETS['rows_per_s']:,} rows/s {speed}, "

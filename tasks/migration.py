@@ -164,7 +164,8 @@ def migrate_sources(conn: psycopg.Connection, sources: Sequence[Source], *,
                     batch_rows: int = 50_000,
                     progress: Callable[[Source], Progress | None] | None = None,
                     clock: StageClock | None = None,
-                    fresh: bool = False, first_load: bool = False) -> Iterator[SourceRun]:
+                    fresh: bool = False, first_load: bool = False,
+                    profile: StageClock | None = None) -> Iterator[SourceRun]:
     """Migrate sources one after another into the person tables; each source's run as it ends.
 
     Each source resumes its interrupted run if it has one, and commits chunk by chunk.
@@ -189,6 +190,8 @@ def migrate_sources(conn: psycopg.Connection, sources: Sequence[Source], *,
             they are read, and the sources' runs come when everything is written; a run
             killed before that wrote no person and starts anew (as with `fresh`).
 
+        profile: with first_load, collects seconds per statement of its upsert.
+
     Raises:
         UserError: first_load with person tables that already hold rows.
         psycopg.Error: a database error; the chunk is rolled back and the batch FAILED.
@@ -196,13 +199,14 @@ def migrate_sources(conn: psycopg.Connection, sources: Sequence[Source], *,
     clock = clock or StageClock()
     todo = list(sources)
     supersede = {s.name for s in todo} if fresh or first_load else set()
-    loader = FirstLoad(conn) if first_load else None
+    loader = (FirstLoad(_conninfo(conn), call_rows=batch_rows, profile=profile)
+              if first_load else None)
     written: list[_Opened] = []
     try:
         yield from _migrate(conn, todo, batch_rows, progress, clock, supersede, loader, written)
         if loader is not None:
             with clock.stage("write"):
-                loader.write(conn)
+                loader.finish()
             for opened in written:
                 yield _finish(conn, opened.batch_id, opened.source)
     finally:
@@ -222,7 +226,11 @@ def _migrate(conn: psycopg.Connection, todo: list[Source], batch_rows: int,
         try:
             with contextlib.ExitStack() as stack:
                 stager = stack.enter_context(psycopg.connect(_conninfo(conn)))
-                read = _read_sources(_conninfo(conn), list(todo), batch_rows, clock, supersede)
+                # Three threads: reading and checking, staging, upserting (this one).
+                read = stack.enter_context(contextlib.closing(prefetch(
+                    _read_sources(_conninfo(conn), list(todo),
+                                  loader.read_rows if loader else batch_rows, clock,
+                                  supersede))))
                 items = stack.enter_context(contextlib.closing(prefetch(
                     _staged(read, stager, clock, checkpoint=loader is not None))))
                 advance: Progress | None = None
@@ -268,6 +276,9 @@ def _migrate(conn: psycopg.Connection, todo: list[Source], batch_rows: int,
             if attempt > RETRIES:
                 attempt = 0
                 todo.pop(0)
+                if loader is not None:
+                    with clock.stage("upsert"):
+                        loader.flush()
                 yield _fail(conn, dropped.opened.batch_id, dropped.opened.source,
                             f"{dropped} (after {RETRIES} retries)")
                 continue
@@ -435,11 +446,11 @@ def _checkpoint(conn: psycopg.Connection, batch_id: int, rows: pa.RecordBatch) -
 
 def _load_chunk(loader: FirstLoad, opened: _Opened, rows: pa.RecordBatch,
                 found: CheckedRows, clock: StageClock, progress: Progress | None) -> None:
-    """A staged chunk upserted by a first load (in DuckDB: nothing to commit here)."""
+    """A staged chunk handed to a first load (upserted in DuckDB when its call is full)."""
     numbers = rows.column("row_number")
     with clock.stage("upsert"):
-        loader.upsert(opened.batch_id, opened.source.name, found.staged,
-                      pc.min(numbers).as_py(), pc.max(numbers).as_py())
+        loader.add(opened.batch_id, opened.source.name, found.staged, rows.num_rows,
+                   pc.min(numbers).as_py(), pc.max(numbers).as_py())
     if progress:
         progress(rows.num_rows)
 

@@ -7,13 +7,14 @@ from __future__ import annotations
 import psycopg
 import pyarrow as pa
 import pytest
+from test_migration import Flaky
 from test_person_upsert import STAGED, new_batch, realistic_rows, row, stage
 
 from db import migrate
 from leadpipe import tenant as tenant_config
 from leadpipe.errors import UserError
 from sampledata.legacy import LegacyOptions, generate_legacy
-from tasks import first_load
+from tasks import first_load, migration
 from tasks.first_load import FirstLoad
 from tasks.migration import migrate_sources
 from tasks.sources import open_source
@@ -109,14 +110,14 @@ def test_each_call_equals_upsert_persons(db_url: str, empty_db: str) -> None:
             stage(conn, number, rows)
         conn.commit()
         target.commit()
-        loader = FirstLoad(target)
+        loader = FirstLoad(db_url)
         for batch, first, last in CALLS:
             expected = conn.execute("SELECT * FROM upsert_persons(%s, %s, %s)",
                                     (batch, first, last)).fetchone()
             assert loader.upsert(batch, "legacy.csv", staged_rows(conn, batch, first, last),
                                  first, last) == expected
         conn.commit()
-        loader.write(target)
+        loader.finish()
         loader.close()
     expected, got = tables(empty_db), tables(db_url)
     for name in ("persons", "phone_numbers", "email_addresses", "addresses",
@@ -149,23 +150,24 @@ def test_a_first_load_refuses_person_tables_that_hold_rows(legacy: list[str],
 
 def test_a_first_load_that_dies_before_its_write_starts_anew(
         legacy: list[str], db_url: str, empty_db: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    # Everything is staged and checkpointed, then the write fails halfway (the lineage COPY):
-    # its transaction leaves no person. The next run supersedes the staged runs and ends as
-    # an uninterrupted one.
+    # Everything is staged and checkpointed, the child rows and lineage are written, then the
+    # write of the people at the end fails: the load's transaction leaves nothing. The next
+    # run supersedes the staged runs and ends as an uninterrupted one.
     migrate.upgrade(empty_db)
     uninterrupted = run(empty_db, legacy, first_load=True)
     real = first_load.copy_arrow
 
-    def dies_at_lineage(conn: psycopg.Connection, table: str, data: object) -> int:
-        if table == "person_lineage":
+    def dies_at_people(conn: psycopg.Connection, table: str, data: object) -> int:
+        if table == "persons":
             raise psycopg.OperationalError("server closed the connection")
         return real(conn, table, data)
 
-    monkeypatch.setattr(first_load, "copy_arrow", dies_at_lineage)
+    monkeypatch.setattr(first_load, "copy_arrow", dies_at_people)
     with pytest.raises(psycopg.OperationalError):
         run(db_url, legacy, first_load=True)
     with psycopg.connect(db_url) as conn:
-        assert conn.execute("SELECT count(*) FROM persons").fetchone() == (0,)
+        assert conn.execute("SELECT (SELECT count(*) FROM persons), "
+                            "(SELECT count(*) FROM person_lineage)").fetchone() == (0, 0)
         assert conn.execute("SELECT count(DISTINCT batch_id) FROM import_checkpoints"
                             ).fetchone() == (len(legacy),)
     monkeypatch.setattr(first_load, "copy_arrow", real)
@@ -199,3 +201,26 @@ AS_FILES = {
 def batches_as_files(url: str) -> dict[str, list]:
     with psycopg.connect(url) as conn:
         return {name: conn.execute(query).fetchall() for name, query in AS_FILES.items()}
+
+
+def test_calls_ramp_up_from_one_chunk_and_follow_the_row_counts_alone(
+        legacy: list[str], db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Chunks of 50 rows read; calls of at most 200: 50, 100, 200, 200, ... rows, a source's
+    # last call holding what is left; a dropped read resumed in between changes none of them.
+    monkeypatch.setattr(FirstLoad, "READ_ROWS", 50)
+    monkeypatch.setattr(migration, "BACKOFF_SECONDS", 0.0)
+    first, second = (open_source(f, DEMO) for f in legacy[:2])
+    with psycopg.connect(db_url) as conn:
+        runs = list(migrate_sources(conn, [Flaky(first, until=180, failures=1), second],
+                                    batch_rows=200, first_load=True))
+        calls = conn.execute(
+            "SELECT batch_id, (details ->> 'first_row')::int, (details ->> 'last_row')::int "
+            "FROM import_audit_log WHERE operation = 'INSERT' ORDER BY id").fetchall()
+    assert [r.reconciled for r in runs] == [True, True]
+    sizes = {batch: [] for batch, _, _ in calls}
+    for batch, low, high in calls:
+        sizes[batch].append(high - low + 1)
+    one, two = (sizes[r.batch_id] for r in runs)
+    assert one[:3] == [50, 100, 200] and all(n == 200 for n in one[3:-1]) and one[-1] <= 200
+    assert len(two) > 1 and all(n == 200 for n in two[:-1]) and two[-1] <= 200
+    assert sum(one) == runs[0].rows_read and sum(two) == runs[1].rows_read

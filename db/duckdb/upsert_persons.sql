@@ -1,12 +1,12 @@
 -- upsert_persons for a first load, in DuckDB (tasks/first_load.py): the statements of
--- db/functions/upsert_persons.sql, one section each, over in-memory person tables instead of
--- the stored ones. Same contract (db/migrations/0011_person_upsert.sql), same passes, same
+-- db/functions/upsert_persons.sql, one section each, over the load's own person tables (a
+-- DuckDB file in a temporary folder) instead of the stored ones. Same contract (db/migrations/0011_person_upsert.sql), same passes, same
 -- results: tests/test_first_load.py compares the two table for table. What differs is only
 -- what PostgreSQL needed to be fast (index probes, planner settings, checks skipped, temporary
 -- tables analyzed): here every statement is a vectorized hash join or aggregate.
 --
--- Parameters: $batch, $call (the call's number in the run), $pass, $next_id (the first new
--- person id), $file. A section runs as one statement; tasks/first_load.py runs the loop.
+-- Parameters: $batch, $pass, $next_id (the first new person id), $file; $first_id (out_*:
+-- a table's next identity value). tasks/first_load.py runs the sections and the loop.
 
 -- name: state
 CREATE TABLE persons (
@@ -15,26 +15,30 @@ CREATE TABLE persons (
     source_system text, source_updated_at timestamptz, first_batch_id bigint,
     last_batch_id bigint, ll text, lf text
 );
+-- A call's child rows, sent to PostgreSQL when it ends (tasks/first_load.py); what later
+-- calls need of them (the values stored per person, and whether one is primary) stays in
+-- the *_keys tables (section kept).
 CREATE TABLE phone_numbers (
     person_id bigint, phone_raw text, phone_e164 text, is_primary boolean,
-    source_batch_id bigint, call integer, pass integer, pick bigint
+    source_batch_id bigint, pass integer, pick bigint
 );
 CREATE TABLE email_addresses (
     person_id bigint, email text, is_valid boolean, is_primary boolean,
-    source_batch_id bigint, call integer, pass integer, pick bigint
+    source_batch_id bigint, pass integer, pick bigint
 );
 CREATE TABLE addresses (
     person_id bigint, street text, street2 text, city text, state text, zip text, zip4 text,
-    address_raw text, is_primary boolean, source_batch_id bigint, call integer, pass integer,
-    pick bigint
+    address_raw text, is_primary boolean, source_batch_id bigint, pass integer, pick bigint
 );
+CREATE TABLE phone_keys (person_id bigint, phone_raw text, is_primary boolean);
+CREATE TABLE email_keys (person_id bigint, email text, is_primary boolean);
+CREATE TABLE address_keys (person_id bigint, street text, zip text, is_primary boolean);
 CREATE TABLE person_lineage (
     person_id bigint, batch_id bigint, source_file text, source_row_number bigint,
-    source_key text, action text, fields text[], merge_reason text, call integer,
-    pass integer
+    source_key text, action text, fields text, merge_reason text, pass integer
 );
 CREATE TABLE import_audit_log (
-    batch_id bigint, operation text, record_count bigint, details json, call integer
+    batch_id bigint, operation text, record_count bigint, details json
 );
 
 -- name: rows
@@ -112,44 +116,65 @@ WHERE $pass > 0 AND r.has_key
                   WHERE m.ll = r.ll AND m.lf = r.lf AND m.zip5 = r.zip5));
 
 -- name: hit
+-- A value whose holder before the call was touched and lost it is looked up again: those
+-- values first (few), then the people holding them, so that the stored people are probed,
+-- never aggregated whole (as a subquery per value, decorrelated, would).
 CREATE OR REPLACE TABLE ups_hit AS
-WITH by_email AS (
-    SELECT k.email,
-           CASE WHEN t.person_id IS NOT NULL AND t.email IS DISTINCT FROM k.email
-                THEN (SELECT min(p.id) FROM persons p WHERE p.primary_email = k.email)
-                ELSE least(k.person_id, n.person_id) END AS person_id
-    FROM (SELECT * FROM ups_k_email
-          WHERE $pass = 0 OR email IN (SELECT email FROM ups_cand)) k
+WITH k_email AS (
+    SELECT k.email, k.person_id, t.person_id IS NOT NULL AND t.email IS DISTINCT FROM k.email
+           AS lost
+    FROM ups_k_email k
     LEFT JOIN ups_touched t ON t.person_id = k.person_id
+    WHERE $pass = 0 OR k.email IN (SELECT email FROM ups_cand)
+), k_phone AS (
+    SELECT k.phone, k.person_id, t.person_id IS NOT NULL AND t.phone IS DISTINCT FROM k.phone
+           AS lost
+    FROM ups_k_phone k
+    LEFT JOIN ups_touched t ON t.person_id = k.person_id
+    WHERE $pass = 0
+       OR k.phone IN (SELECT phone1 FROM ups_cand UNION SELECT phone2 FROM ups_cand)
+), k_name_zip AS (
+    SELECT k.ll, k.lf, k.zip5, k.person_id,
+           t.person_id IS NOT NULL AND (t.ll IS DISTINCT FROM k.ll OR t.lf IS DISTINCT FROM k.lf
+                                        OR t.zip5 IS DISTINCT FROM k.zip5) AS lost
+    FROM ups_k_name_zip k
+    LEFT JOIN ups_touched t ON t.person_id = k.person_id
+    WHERE $pass = 0 OR EXISTS (SELECT 1 FROM ups_cand c
+                               WHERE c.ll = k.ll AND c.lf = k.lf AND c.zip5 = k.zip5)
+), by_email AS (
+    SELECT k.email,
+           CASE WHEN k.lost THEN a.person_id ELSE least(k.person_id, n.person_id) END
+           AS person_id
+    FROM k_email k
     LEFT JOIN (SELECT email, min(person_id) AS person_id FROM ups_touched
                WHERE email IS NOT NULL GROUP BY email) n ON n.email = k.email
+    LEFT JOIN (SELECT p.primary_email AS email, min(p.id) AS person_id
+               FROM persons p JOIN k_email l ON l.lost AND l.email = p.primary_email
+               GROUP BY p.primary_email) a ON a.email = k.email
 ), by_phone AS (
     SELECT k.phone,
-           CASE WHEN t.person_id IS NOT NULL AND t.phone IS DISTINCT FROM k.phone
-                THEN (SELECT min(p.id) FROM persons p WHERE p.primary_phone_e164 = k.phone)
-                ELSE least(k.person_id, n.person_id) END AS person_id
-    FROM (SELECT * FROM ups_k_phone
-          WHERE $pass = 0
-             OR phone IN (SELECT phone1 FROM ups_cand UNION SELECT phone2 FROM ups_cand)) k
-    LEFT JOIN ups_touched t ON t.person_id = k.person_id
+           CASE WHEN k.lost THEN a.person_id ELSE least(k.person_id, n.person_id) END
+           AS person_id
+    FROM k_phone k
     LEFT JOIN (SELECT phone, min(person_id) AS person_id FROM ups_touched
                WHERE phone IS NOT NULL GROUP BY phone) n ON n.phone = k.phone
+    LEFT JOIN (SELECT p.primary_phone_e164 AS phone, min(p.id) AS person_id
+               FROM persons p JOIN k_phone l ON l.lost AND l.phone = p.primary_phone_e164
+               GROUP BY p.primary_phone_e164) a ON a.phone = k.phone
 ), by_name_zip AS (
     SELECT k.ll, k.lf, k.zip5,
-           CASE WHEN t.person_id IS NOT NULL
-                     AND (t.ll IS DISTINCT FROM k.ll OR t.lf IS DISTINCT FROM k.lf
-                          OR t.zip5 IS DISTINCT FROM k.zip5)
-                THEN (SELECT min(p.id) FROM persons p
-                      WHERE p.ll = k.ll AND p.lf = k.lf AND p.zip5 = k.zip5)
-                ELSE least(k.person_id, n.person_id) END AS person_id
-    FROM (SELECT * FROM ups_k_name_zip k0
-          WHERE $pass = 0 OR EXISTS (SELECT 1 FROM ups_cand c
-                                     WHERE c.ll = k0.ll AND c.lf = k0.lf AND c.zip5 = k0.zip5)) k
-    LEFT JOIN ups_touched t ON t.person_id = k.person_id
+           CASE WHEN k.lost THEN a.person_id ELSE least(k.person_id, n.person_id) END
+           AS person_id
+    FROM k_name_zip k
     LEFT JOIN (SELECT ll, lf, zip5, min(person_id) AS person_id FROM ups_touched
                WHERE ll IS NOT NULL AND lf IS NOT NULL AND zip5 IS NOT NULL
                GROUP BY ll, lf, zip5) n
       ON n.ll = k.ll AND n.lf = k.lf AND n.zip5 = k.zip5
+    LEFT JOIN (SELECT p.ll, p.lf, p.zip5, min(p.id) AS person_id
+               FROM persons p
+               JOIN k_name_zip l ON l.lost AND l.ll = p.ll AND l.lf = p.lf AND l.zip5 = p.zip5
+               GROUP BY p.ll, p.lf, p.zip5) a
+      ON a.ll = k.ll AND a.lf = k.lf AND a.zip5 = k.zip5
 )
 SELECT r.rn,
        coalesce(e.person_id, p1.person_id, p2.person_id, n.person_id) AS person_id,
@@ -262,8 +287,10 @@ WITH several AS (
            lag(e.ts) OVER (PARTITION BY e.person_id ORDER BY e.ts, e.rn) AS ts
     FROM ups_elig e JOIN several USING (person_id)
 )
+-- fields: the lineage's names, comma-separated (concat_ws skips the NULLs); cheaper than
+-- lists, and the text PostgreSQL's array literal needs.
 SELECT e.rn, e.person_id,
-       list_filter([
+       concat_ws(',',
            CASE WHEN e.first_name <> coalesce(v.first_name, b.first_name, '')
                 THEN 'first_name' END,
            CASE WHEN e.middle_name <> coalesce(v.middle_name, b.middle_name, '')
@@ -282,7 +309,7 @@ SELECT e.rn, e.person_id,
                 THEN 'zip5' END,
            CASE WHEN e.ts IS DISTINCT FROM coalesce(v.ts, b.ts)
                 THEN 'source_updated_at' END
-       ], x -> x IS NOT NULL) AS fields
+       ) AS fields
 FROM ups_elig e
 JOIN ups_base b USING (person_id)
 LEFT JOIN prev v USING (rn);
@@ -329,6 +356,28 @@ WHERE f.is_new;
 
 CREATE OR REPLACE TABLE ups_added (rn bigint, kind smallint);
 
+-- The child rows stored for the call's stored people: the anti-joins below probe these,
+-- not the whole tables.
+CREATE OR REPLACE TABLE ups_stored AS SELECT person_id FROM ups_final WHERE NOT is_new;
+CREATE OR REPLACE TABLE ups_stored_phone AS
+SELECT person_id, phone_raw, is_primary FROM phone_keys
+WHERE person_id IN (SELECT person_id FROM ups_stored)
+UNION ALL
+SELECT person_id, phone_raw, is_primary FROM phone_numbers
+WHERE person_id IN (SELECT person_id FROM ups_stored);
+CREATE OR REPLACE TABLE ups_stored_email AS
+SELECT person_id, email, is_primary FROM email_keys
+WHERE person_id IN (SELECT person_id FROM ups_stored)
+UNION ALL
+SELECT person_id, lower(email), is_primary FROM email_addresses
+WHERE person_id IN (SELECT person_id FROM ups_stored);
+CREATE OR REPLACE TABLE ups_stored_address AS
+SELECT person_id, street, zip, is_primary FROM address_keys
+WHERE person_id IN (SELECT person_id FROM ups_stored)
+UNION ALL
+SELECT person_id, lower(street), zip, is_primary FROM addresses
+WHERE person_id IN (SELECT person_id FROM ups_stored);
+
 CREATE OR REPLACE TABLE ups_phone AS
 SELECT c.*, f.is_new,
        row_number() OVER (PARTITION BY c.person_id
@@ -347,15 +396,15 @@ FROM (
 ) c
 JOIN ups_final f USING (person_id)
 WHERE f.is_new
-   OR NOT EXISTS (SELECT 1 FROM phone_numbers n
+   OR NOT EXISTS (SELECT 1 FROM ups_stored_phone n
                   WHERE n.person_id = c.person_id AND n.phone_raw = c.phone_raw);
 
 INSERT INTO phone_numbers
 SELECT c.person_id, c.phone_raw, c.phone_e164,
        c.pick = 1 AND (c.is_new OR NOT EXISTS (
-           SELECT 1 FROM phone_numbers n
+           SELECT 1 FROM ups_stored_phone n
            WHERE n.person_id = c.person_id AND n.is_primary)),
-       $batch, $call, $pass, c.pick
+       $batch, $pass, c.pick
 FROM ups_phone c;
 INSERT INTO ups_added SELECT rn, 1 FROM ups_phone;
 
@@ -374,15 +423,15 @@ FROM (
 ) c
 JOIN ups_final f USING (person_id)
 WHERE f.is_new
-   OR NOT EXISTS (SELECT 1 FROM email_addresses a
-                  WHERE a.person_id = c.person_id AND lower(a.email) = lower(c.email));
+   OR NOT EXISTS (SELECT 1 FROM ups_stored_email a
+                  WHERE a.person_id = c.person_id AND a.email = lower(c.email));
 
 INSERT INTO email_addresses
 SELECT c.person_id, c.email, c.is_valid,
        c.pick = 1 AND c.is_valid AND (c.is_new OR NOT EXISTS (
-           SELECT 1 FROM email_addresses a
+           SELECT 1 FROM ups_stored_email a
            WHERE a.person_id = c.person_id AND a.is_primary)),
-       $batch, $call, $pass, c.pick
+       $batch, $pass, c.pick
 FROM ups_email c;
 INSERT INTO ups_added SELECT rn, 2 FROM ups_email;
 
@@ -400,28 +449,29 @@ FROM (
 ) c
 JOIN ups_final f USING (person_id)
 WHERE f.is_new
-   OR NOT EXISTS (SELECT 1 FROM addresses a
+   OR NOT EXISTS (SELECT 1 FROM ups_stored_address a
                   WHERE a.person_id = c.person_id
-                    AND lower(a.street) IS NOT DISTINCT FROM lower(c.street)
+                    AND a.street IS NOT DISTINCT FROM lower(c.street)
                     AND a.zip IS NOT DISTINCT FROM c.zip5);
 
 INSERT INTO addresses
 SELECT c.person_id, c.street, c.street2, c.city, c.state, c.zip5, c.zip4, c.address_raw,
        c.pick = 1 AND (c.is_new OR NOT EXISTS (
-           SELECT 1 FROM addresses a WHERE a.person_id = c.person_id AND a.is_primary)),
-       $batch, $call, $pass, c.pick
+           SELECT 1 FROM ups_stored_address a
+           WHERE a.person_id = c.person_id AND a.is_primary)),
+       $batch, $pass, c.pick
 FROM ups_address c;
 INSERT INTO ups_added SELECT rn, 3 FROM ups_address;
 
 -- name: update
-UPDATE persons p
-SET first_name = f.first_name, middle_name = f.middle_name, last_name = f.last_name,
-    name_suffix = f.name_suffix, full_name_raw = f.full_name_raw,
-    primary_email = f.email, primary_phone_e164 = f.phone, zip5 = f.zip5,
-    source_updated_at = f.ts, last_batch_id = $batch,
-    ll = lower(f.last_name), lf = lower(f.first_name)
-FROM ups_final f
-WHERE p.id = f.person_id AND NOT f.is_new
+-- As a delete and an insert of the changed people: DuckDB rewrites an updated row's text
+-- columns column by column, several times slower.
+CREATE OR REPLACE TABLE ups_updated AS
+SELECT p.id, f.first_name, f.middle_name, f.last_name, f.name_suffix, f.full_name_raw,
+       f.email, f.phone, f.zip5, p.source_system, f.ts, p.first_batch_id,
+       $batch AS last_batch_id, lower(f.last_name) AS ll, lower(f.first_name) AS lf
+FROM persons p JOIN ups_final f ON p.id = f.person_id
+WHERE NOT f.is_new
   AND (p.first_name IS DISTINCT FROM f.first_name
        OR p.middle_name IS DISTINCT FROM f.middle_name
        OR p.last_name IS DISTINCT FROM f.last_name
@@ -432,16 +482,19 @@ WHERE p.id = f.person_id AND NOT f.is_new
        OR p.zip5 IS DISTINCT FROM f.zip5
        OR p.source_updated_at IS DISTINCT FROM f.ts
        OR f.person_id IN (SELECT s.person_id FROM ups_added a JOIN ups_src s USING (rn)));
+DELETE FROM persons WHERE id IN (SELECT id FROM ups_updated);
+INSERT INTO persons SELECT * FROM ups_updated;
+SELECT count(*) FROM ups_updated;
 
 -- name: lineage
 CREATE OR REPLACE TABLE ups_outcome AS
 SELECT s.rn, s.person_id, s.source_key, s.reason,
        CASE WHEN s.is_leader THEN 'insert'
-            WHEN len(c.fields) > 0 THEN 'update'
+            WHEN c.fields <> '' THEN 'update'
             WHEN k.kinds IS NOT NULL THEN 'matched' END AS action,
-       list_concat(
+       concat_ws(',',
            CASE WHEN s.is_leader THEN
-                    list_filter([
+                    nullif(concat_ws(',',
                         CASE WHEN s.first_name IS NOT NULL THEN 'first_name' END,
                         CASE WHEN s.middle_name IS NOT NULL THEN 'middle_name' END,
                         CASE WHEN s.last_name IS NOT NULL THEN 'last_name' END,
@@ -450,22 +503,21 @@ SELECT s.rn, s.person_id, s.source_key, s.reason,
                         CASE WHEN s.email IS NOT NULL THEN 'primary_email' END,
                         CASE WHEN s.phone IS NOT NULL THEN 'primary_phone_e164' END,
                         CASE WHEN s.zip5 IS NOT NULL THEN 'zip5' END,
-                        CASE WHEN s.ts IS NOT NULL THEN 'source_updated_at' END],
-                        x -> x IS NOT NULL)
-                ELSE coalesce(c.fields, []::text[]) END,
-           coalesce(k.kinds, []::text[])) AS fields
+                        CASE WHEN s.ts IS NOT NULL THEN 'source_updated_at' END), '')
+                ELSE nullif(c.fields, '') END,
+           k.kinds) AS fields
 FROM ups_src s
 LEFT JOIN ups_change c USING (rn)
 LEFT JOIN (
-    SELECT rn, list(CASE kind WHEN 1 THEN 'phone_numbers'
-                              WHEN 2 THEN 'email_addresses'
-                              ELSE 'addresses' END ORDER BY kind) AS kinds
+    SELECT rn, string_agg(CASE kind WHEN 1 THEN 'phone_numbers'
+                                    WHEN 2 THEN 'email_addresses'
+                                    ELSE 'addresses' END, ',' ORDER BY kind) AS kinds
     FROM ups_added GROUP BY rn
 ) k USING (rn);
 
 INSERT INTO person_lineage
 SELECT person_id, $batch, $file, rn, source_key, action, fields,
-       CASE WHEN action <> 'insert' THEN reason END, $call, $pass
+       CASE WHEN action <> 'insert' THEN reason END, $pass
 FROM ups_outcome
 WHERE action IS NOT NULL;
 
@@ -505,10 +557,10 @@ FROM (SELECT count(*) FILTER (WHERE action = 'insert') AS inserts,
              count(*) FILTER (WHERE action = 'update') AS updates
       FROM ups_actions GROUP BY rn) a;
 
--- The tables as PostgreSQL gets them (tasks/first_load.py), with the ids the calls of
--- upsert_persons give their rows ($first_id: the table's next identity value): persons
--- by id; child rows per call and pass by person and pick; lineage per call and pass by row;
--- the audit (its ids left to PostgreSQL) per call, INSERT before UPDATE.
+-- The rows as PostgreSQL gets them (tasks/first_load.py), with the ids the calls of
+-- upsert_persons give them ($first_id: the table's next identity value): the people by id,
+-- at the end; a call's child rows per pass by person and pick, its lineage per pass by row,
+-- its audit INSERT before UPDATE (the audit's ids are left to PostgreSQL).
 
 -- name: out_persons
 SELECT id, first_name, middle_name, last_name, name_suffix, full_name_raw, primary_email,
@@ -517,27 +569,37 @@ SELECT id, first_name, middle_name, last_name, name_suffix, full_name_raw, prima
 FROM persons ORDER BY id;
 
 -- name: out_phone_numbers
-SELECT $first_id + row_number() OVER (ORDER BY call, pass, person_id, pick) - 1 AS id,
+SELECT $first_id + row_number() OVER (ORDER BY pass, person_id, pick) - 1 AS id,
        person_id, phone_raw, phone_e164, is_primary, source_batch_id
 FROM phone_numbers ORDER BY id;
 
 -- name: out_email_addresses
-SELECT $first_id + row_number() OVER (ORDER BY call, pass, person_id, pick) - 1 AS id,
+SELECT $first_id + row_number() OVER (ORDER BY pass, person_id, pick) - 1 AS id,
        person_id, email, is_valid, is_primary, source_batch_id
 FROM email_addresses ORDER BY id;
 
 -- name: out_addresses
-SELECT $first_id + row_number() OVER (ORDER BY call, pass, person_id, pick) - 1 AS id,
+SELECT $first_id + row_number() OVER (ORDER BY pass, person_id, pick) - 1 AS id,
        person_id, street, street2, city, state, zip, zip4, address_raw, is_primary,
        source_batch_id
 FROM addresses ORDER BY id;
 
 -- name: out_person_lineage
-SELECT $first_id + row_number() OVER (ORDER BY call, pass, source_row_number) - 1 AS id,
+SELECT $first_id + row_number() OVER (ORDER BY pass, source_row_number) - 1 AS id,
        person_id, batch_id, source_file, source_row_number, source_key, action,
-       '{' || coalesce(array_to_string(fields, ','), '') || '}' AS fields, merge_reason
+       '{' || fields || '}' AS fields, merge_reason
 FROM person_lineage ORDER BY id;
 
 -- name: out_import_audit_log
 SELECT batch_id, operation, record_count, details::text AS details
-FROM import_audit_log ORDER BY call, operation;
+FROM import_audit_log ORDER BY operation;
+
+-- name: kept
+INSERT INTO phone_keys SELECT person_id, phone_raw, is_primary FROM phone_numbers;
+INSERT INTO email_keys SELECT person_id, lower(email), is_primary FROM email_addresses;
+INSERT INTO address_keys SELECT person_id, lower(street), zip, is_primary FROM addresses;
+DELETE FROM phone_numbers;
+DELETE FROM email_addresses;
+DELETE FROM addresses;
+DELETE FROM person_lineage;
+DELETE FROM import_audit_log;
