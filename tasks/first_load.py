@@ -108,8 +108,10 @@ class FirstLoad:
         self._audited: set[int] = set()
         self._writer = _Writer(self._pg)
         self._dir = tempfile.TemporaryDirectory(prefix="leadpipe-first-load-")
-        self._db = duckdb.connect(str(Path(self._dir.name) / "load.duckdb"),
-                                  config={"memory_limit": memory_limit})
+        # In memory (a file-backed database wrote every scratch table out: 1M rows took
+        # 99.5 s instead of 79.9 s); past memory_limit DuckDB spills to the folder.
+        self._db = duckdb.connect(config={"memory_limit": memory_limit,
+                                          "temp_directory": self._dir.name})
         self._run("state")
 
     def _run(self, section: str, **params: object) -> duckdb.DuckDBPyConnection:

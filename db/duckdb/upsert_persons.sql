@@ -1,6 +1,6 @@
 -- upsert_persons for a first load, in DuckDB (tasks/first_load.py): the statements of
--- db/functions/upsert_persons.sql, one section each, over the load's own person tables (a
--- DuckDB file in a temporary folder) instead of the stored ones. Same contract (db/migrations/0011_person_upsert.sql), same passes, same
+-- db/functions/upsert_persons.sql, one section each, over the load's own person tables (in
+-- DuckDB's memory, spilled to a temporary folder past its limit) instead of the stored ones. Same contract (db/migrations/0011_person_upsert.sql), same passes, same
 -- results: tests/test_first_load.py compares the two table for table. What differs is only
 -- what PostgreSQL needed to be fast (index probes, planner settings, checks skipped, temporary
 -- tables analyzed): here every statement is a vectorized hash join or aggregate.
