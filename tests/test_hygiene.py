@@ -95,7 +95,15 @@ def test_names_in_every_form() -> None:
     ]
 
 
-_word = st.text("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ", min_size=1, max_size=9)
+_letters = st.text("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ", min_size=1,
+                   max_size=9)
+# Plain words, Mc/Mac names ("Mcgee", "MACIAS", "Mack") and dotted initials ("R.").
+_word = st.one_of(
+    _letters,
+    st.builds(lambda mac, rest: mac + rest, st.sampled_from(["Mc", "MC", "mc", "Mac", "MAC"]),
+              _letters),
+    st.builds(lambda letter: letter + ".", st.sampled_from("ABCEJRTYaejr")),
+)
 
 
 def _compose(first: str, middle: str | None, last: str, comma: str | None, upper: bool) -> str:

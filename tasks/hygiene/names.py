@@ -2,10 +2,10 @@
 
 Handles "LAST, FIRST M", "First Middle Last", titles, suffixes (JR, III are
 kept) and ALL CAPS (nameparser's capitalization: McDonald, O'Brien). Plain
-two- or three-word names of letters only (the usual shape of legacy rows) take
-a vectorized path that gives
+two- or three-word names of letters only, dotted initials and Mc/Mac names
+included (the usual shapes of legacy rows), take a vectorized path that gives
 exactly what nameparser would (the tests compare them); the rest go through
-nameparser once per distinct value.
+nameparser once per distinct value (about 0.2 ms each).
 """
 
 from __future__ import annotations
@@ -23,11 +23,14 @@ PARTS = ("prefix", "first", "middle", "last", "suffix")
 _RESULT = pa.struct([(p, pa.string()) for p in (*PARTS, "error")])
 
 _WORD = r"[A-Za-z]{2,}"
-_INITIAL = r"[A-Za-z]"
+_INITIAL = r"[A-Za-z]\.?"
+_FIRST = rf"{_WORD}|[A-Za-z]\."
 _MIDDLE = rf"{_WORD}|{_INITIAL}"
-# "First Last", "First M[iddle] Last", "Last, First", "Last , First M[iddle]".
-_FIRST_LAST = rf"^(?P<first>{_WORD}) +(?:(?P<middle>{_MIDDLE}) +)?(?P<last>{_WORD})$"
-_LAST_FIRST = rf"^(?P<last>{_WORD}) *, *(?P<first>{_WORD})(?: +(?P<middle>{_MIDDLE}))?$"
+# "First Last", "F. M[iddle] Last", "Last, First", "Last , F. M.".
+_FIRST_LAST = rf"^(?P<first>{_FIRST}) +(?:(?P<middle>{_MIDDLE}) +)?(?P<last>{_WORD})$"
+_LAST_FIRST = rf"^(?P<last>{_WORD}) *, *(?P<first>{_FIRST})(?: +(?P<middle>{_MIDDLE}))?$"
+# nameparser's Mac/Mc convention (its `mac` regex): "MCGEE" -> "McGee", "Macias" -> "MacIas".
+_MAC = r"^(?P<mac>[Mm][Aa]?[Cc])(?P<rest>[A-Za-z]{2,})$"
 
 
 @cache
@@ -57,14 +60,21 @@ def parse_one(raw: str) -> dict[str, str | None]:
 
 
 def _plain(word: pa.Array) -> pa.Array:
-    """Whether a word capitalizes the same under nameparser as by first letter.
-
-    Words nameparser treats specially (titles, suffixes, conjunctions such as
-    "E" or "Y", last-name prefixes) and Mc/Mac names are left to nameparser.
+    """Whether nameparser reads a word as an ordinary name word: not one it treats specially
+    (titles, suffixes, conjunctions such as "E" or "Y", last-name prefixes), dotted or not.
     """
-    special = pc.is_in(pc.utf8_lower(word), value_set=_special_words())
-    mac = pc.match_substring_regex(word, r"^ma?c\w{2,}", ignore_case=True)
-    return pc.fill_null(pc.invert(pc.or_(special, mac)), True)
+    bare = pc.replace_substring(pc.utf8_lower(word), ".", "")
+    special = pc.is_in(bare, value_set=_special_words())
+    return pc.fill_null(pc.invert(special), True)
+
+
+def _capitalized(word: pa.Array) -> pa.Array:
+    """A plain word as nameparser capitalizes it: first letter up, with its Mac/Mc rule."""
+    mac = pc.extract_regex(word, _MAC)
+    split = pc.binary_join_element_wise(
+        pc.utf8_capitalize(pc.struct_field(mac, "mac")),
+        pc.utf8_capitalize(pc.struct_field(mac, "rest")), "")
+    return pc.if_else(pc.is_valid(mac), split, pc.utf8_capitalize(word))
 
 
 def _fast_path(text: pa.Array) -> tuple[pa.Array, dict[str, pa.Array]]:
@@ -80,7 +90,7 @@ def _fast_path(text: pa.Array) -> tuple[pa.Array, dict[str, pa.Array]]:
             ok = pc.and_(ok, _plain(word))
         ok = pc.fill_null(ok, False)
         for key, value in fields.items():
-            value = pc.utf8_capitalize(value)
+            value = _capitalized(value)
             value = pc.if_else(pc.equal(value, ""), empty, value)
             parts[key] = pc.if_else(ok, value, parts[key])
         chosen = pc.or_(chosen, ok)
