@@ -2,7 +2,7 @@
 
 Usage::
 
-    .venv/bin/python benchmarks/migration_bench.py [--rows 1000000] [--batch-rows 50000]
+    .venv/bin/python benchmarks/migration_bench.py [--rows 1000000] [--batch-rows N] [--chunked]
         [--mysql mysql://root@127.0.0.1:3306/leadpipe_migration_bench] [--data DIR]
         [--json PATH] [--keep-db]
 
@@ -11,12 +11,14 @@ and campaign CSVs, in the generator's shares; kept under ``--data`` and in the M
 database for the next run), creates a scratch PostgreSQL database on the server of
 `db.connection.database_url()` (the embedded one unless DATABASE_URL is set), applies the
 migrations, then times `tasks.migration.migrate_sources` over every source in turn, as
-`leadpipe migrate` runs them. Prints and writes as JSON (default
-``benchmarks/results/migration.json``, one entry per row count): rows/s, peak memory of this
-process tree, CPU seconds of this process and of its PostgreSQL backends, seconds per stage
-(read, check, stage, upsert, commit; read and check of the next chunk run in a thread while
-the database works on this one, so stage seconds add up to more than the wall clock), and
-the reconciliation per source.
+`leadpipe migrate --first-load` runs them into the empty database (`--chunked`: as
+`leadpipe migrate` does, `upsert_persons` chunk by chunk, the path of every later import).
+Prints and writes as JSON (default ``benchmarks/results/migration.json``, one entry per row
+count): rows/s, peak memory of this process tree, CPU seconds of this process and of its
+PostgreSQL backends, seconds per stage (read, check, stage, upsert, write, commit; reading
+and checking, staging and upserting run in three threads, so stage seconds add up to more
+than the wall clock), a first load's seconds per statement, and the reconciliation per
+source.
 
 Target (issue 6): 1M rows at least 25,000 rows/s on 2 cores, peak memory under 2 GB.
 """
@@ -44,6 +46,7 @@ from leadpipe import settings as env
 from leadpipe import tenant as tenant_config
 from leadpipe.stages import StageClock
 from sampledata.legacy import LegacyOptions, generate_legacy
+from tasks.first_load import FirstLoad
 from tasks.migration import SourceRun, expand_sources, migrate_sources
 from tasks.sources import open_source
 from tasks.sources.mysql import MysqlLocation
@@ -101,7 +104,7 @@ def bench(args: argparse.Namespace, prepare: Callable[[str], None] | None = None
         with Monitor(name) as monitor, connection.connect(url) as conn:
             start = began = time.perf_counter()
             for run in migrate_sources(conn, [open_source(ref, tenant) for ref in refs],
-                                       batch_rows=args.batch_rows, clock=clock,
+                                       batch_rows=batch_rows(args), clock=clock,
                                        first_load=not args.chunked, profile=profile):
                 runs.append((run, time.perf_counter() - began))
                 began = time.perf_counter()
@@ -127,7 +130,7 @@ def bench(args: argparse.Namespace, prepare: Callable[[str], None] | None = None
         "first_load_statement_seconds": dict(sorted(profile.timings.items(),
                                                     key=lambda kv: -kv[1])),
         "inspected": inspected,
-        "batch_rows": args.batch_rows,
+        "batch_rows": batch_rows(args),
         "path": "chunked upsert_persons" if args.chunked else "first load (DuckDB, one COPY)",
         "persons": persons,
         "person_lineage_rows": lineage,
@@ -137,6 +140,11 @@ def bench(args: argparse.Namespace, prepare: Callable[[str], None] | None = None
                     "database": "DATABASE_URL" if env.database_url() else "embedded pgserver",
                     "server": server_settings(server)},
     }
+
+
+def batch_rows(args: argparse.Namespace) -> int:
+    """The chunk (or first-load call) size of this run."""
+    return args.batch_rows or (50_000 if args.chunked else FirstLoad.CALL_ROWS)
 
 
 def report(out: dict[str, Any]) -> None:
@@ -157,7 +165,9 @@ def arguments(description: str, default_json: Path) -> argparse.ArgumentParser:
     """The options of this benchmark (shared by benchmarks/statement_profile.py)."""
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--rows", type=int, default=1_000_000)
-    parser.add_argument("--batch-rows", type=int, default=50_000)
+    parser.add_argument("--batch-rows", type=int,
+                        help="rows per chunk (default 50,000), or per call of a first load "
+                             "(default 250,000)")
     parser.add_argument("--mysql", default=DEFAULT_MYSQL)
     parser.add_argument("--data", type=Path, help="sample folder (default .leadpipe/bench/)")
     parser.add_argument("--json", type=Path, default=default_json)

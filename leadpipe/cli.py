@@ -230,7 +230,9 @@ def migrate_command(
     sources: Annotated[list[str], typer.Argument(
         help="CSV, .sql dump or SQLite files, folders of them, or mysql:// URLs")],
     tenant: Annotated[str | None, typer.Option(help="tenant name or .toml path")] = None,
-    batch_rows: Annotated[int, typer.Option(help="rows per committed chunk")] = 50_000,
+    batch_rows: Annotated[int | None, typer.Option(
+        help="rows per committed chunk (default 50,000); with --first-load, rows per call "
+             "of the upsert (default 250,000)")] = None,
     resume: Annotated[bool, typer.Option(
         help="continue a source's interrupted run from its checkpoint (always on for files)")]
         = True,
@@ -241,6 +243,7 @@ def migrate_command(
     """Migrate legacy person sources through the validated, idempotent upsert path."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
+    from tasks.first_load import FirstLoad
     from tasks.migration import expand_sources, migrate_sources
     from tasks.sources import Source, open_source
 
@@ -259,7 +262,8 @@ def migrate_command(
             task = progress.add_task(Path(source.name).name[:40], total=source.estimate())
             return lambda rows: progress.advance(task, rows)
 
-        for run in migrate_sources(conn, opened, batch_rows=batch_rows, progress=bar,
+        rows = batch_rows or (FirstLoad.CALL_ROWS if first_load else 50_000)
+        for run in migrate_sources(conn, opened, batch_rows=rows, progress=bar,
                                    fresh=not resume, first_load=first_load):
             runs.append(run)
             report_migrated_source(conn, zone, run)

@@ -90,8 +90,10 @@ class FirstLoad:
 
     READ_ROWS = 50_000
     """Rows per chunk read, checked and staged; calls are made of whole chunks."""
+    CALL_ROWS = 250_000
+    """Rows per call by default (`leadpipe migrate --first-load`, the benchmark)."""
 
-    def __init__(self, conninfo: str, *, call_rows: int = 250_000,
+    def __init__(self, conninfo: str, *, call_rows: int = CALL_ROWS,
                  memory_limit: str = "600MB", profile: StageClock | None = None) -> None:
         self._pg = psycopg.connect(conninfo)
         try:
