@@ -201,14 +201,14 @@ def migrate_sources(conn: psycopg.Connection, sources: Sequence[Source], *,
     supersede = {s.name for s in todo} if fresh or first_load else set()
     loader = (FirstLoad(_conninfo(conn), call_rows=batch_rows, profile=profile)
               if first_load else None)
-    written: list[_Opened] = []
     try:
-        yield from _migrate(conn, todo, batch_rows, progress, clock, supersede, loader, written)
+        ended = _migrate(conn, todo, batch_rows, progress, clock, supersede, loader)
         if loader is not None:
+            ended = iter(list(ended))
             with clock.stage("write"):
                 loader.finish()
-            for opened in written:
-                yield _finish(conn, opened.batch_id, opened.source)
+        for end in ended:
+            yield _finish(conn, end.batch_id, end.source) if isinstance(end, _Opened) else end
     finally:
         if loader is not None:
             loader.close()
@@ -216,10 +216,10 @@ def migrate_sources(conn: psycopg.Connection, sources: Sequence[Source], *,
 
 def _migrate(conn: psycopg.Connection, todo: list[Source], batch_rows: int,
              progress: Callable[[Source], Progress | None] | None, clock: StageClock,
-             supersede: set[str], loader: FirstLoad | None,
-             written: list[_Opened]) -> Iterator[SourceRun]:
-    """`migrate_sources`' loop over the sources; with a first load, the sources that end go to
-    `written`, to be finished once the loader has written them."""
+             supersede: set[str], loader: FirstLoad | None) -> Iterator[_Opened | SourceRun]:
+    """`migrate_sources`' loop over the sources: each source as it ends, a run read to its
+    end as its `_Opened` (to be finished: at once, or after a first load's write), a
+    duplicate or a failed one as its `SourceRun`."""
     attempt = 0
     while todo:
         current: _Opened | None = None
@@ -240,10 +240,7 @@ def _migrate(conn: psycopg.Connection, todo: list[Source], batch_rows: int,
                     if current is not None and (item is None or item.opened is not current):
                         done, current, attempt = current, None, 0
                         todo.pop(0)
-                        if loader is None:
-                            yield _finish(conn, done.batch_id, done.source)
-                        else:
-                            written.append(done)
+                        yield done
                     if item is None:
                         break
                     if item.opened is not current:
@@ -268,10 +265,7 @@ def _migrate(conn: psycopg.Connection, todo: list[Source], batch_rows: int,
             if current is not None and current.batch_id != dropped.opened.batch_id:
                 # the reader had read the source before to its end: it is complete
                 todo.pop(0)
-                if loader is None:
-                    yield _finish(conn, current.batch_id, current.source)
-                else:
-                    written.append(current)
+                yield current
             attempt += 1
             if attempt > RETRIES:
                 attempt = 0

@@ -123,11 +123,14 @@ class Flaky:
         return self.inner.estimate()
 
 
+@pytest.mark.parametrize("first_load", [False, True], ids=["chunked", "first_load"])
 def test_a_dropped_source_is_retried_from_its_checkpoint_then_failed(
-    legacy: Path, db_url: str, empty_db: str, monkeypatch: pytest.MonkeyPatch
+    legacy: Path, db_url: str, empty_db: str, monkeypatch: pytest.MonkeyPatch,
+    first_load: bool,
 ) -> None:
     # The first source recovers on its third read; the second never does: after 3 retries
-    # its batch is FAILED, keeping the chunks it committed, and the third goes on.
+    # its batch is FAILED, keeping the chunks it committed (a first load: staged), and the
+    # third goes on.
     from db import migrate
 
     monkeypatch.setattr(migration, "BACKOFF_SECONDS", 0.0)
@@ -135,12 +138,13 @@ def test_a_dropped_source_is_retried_from_its_checkpoint_then_failed(
     first, second, third = (open_source(str(f), DEMO) for f in _files(legacy)[:3])
     with psycopg.connect(empty_db) as conn:
         expected = list(migrate_sources(
-            conn, [first, Flaky(second, until=200, failures=None), third], batch_rows=100))
+            conn, [first, Flaky(second, until=200, failures=None), third], batch_rows=100,
+            first_load=first_load))
     with psycopg.connect(db_url) as conn:
         runs = list(migrate_sources(conn, [
             Flaky(first, until=150, failures=2),
             Flaky(second, until=200, failures=migration.RETRIES + 1), third],
-            batch_rows=100))
+            batch_rows=100, first_load=first_load))
         committed = conn.execute("SELECT rows_read FROM import_checkpoints "
                                  "WHERE batch_id = %s", (runs[1].batch_id,)).fetchone()
     assert [r.status for r in runs] == [expected[0].status, "FAILED", expected[2].status]
