@@ -8,7 +8,7 @@ import psycopg
 import pyarrow as pa
 import pytest
 from test_migration import Flaky
-from test_person_upsert import STAGED, new_batch, realistic_rows, row, stage
+from test_person_upsert import ROUTED, STAGED, new_batch, realistic_rows, stage
 
 from db import migrate
 from leadpipe import tenant as tenant_config
@@ -87,16 +87,8 @@ def test_a_first_load_leaves_the_tables_of_the_chunked_upsert(
     assert sum(r["rows_read"] for r in loaded) == 4000
 
 
-# Rows a call routes again (their person's keys change under them: a second pass), the
-# realistic rows of many people in several calls, and a call repeated (it changes nothing).
-ROUTED = [
-    row(email="s@x.com", first_name="Sean", last_name="Robles", zip5="57069", ts=1),
-    row(email="s@x.com", first_name="Shawn", ts=2),
-    row(first_name="Sean", last_name="Robles", zip5="57069"),
-    row(email="k@x.com", phone="+16175550101", ts=1),
-    row(phone="+16175550102", first_name="Kevin", ts=1),
-    row(email="k@x.com", phone="+16175550102", ts=2),
-]
+# Rows a call routes again (ROUTED: a second pass), the realistic rows of many people in
+# several calls, and a call repeated (it changes nothing).
 CALLS = [(1, 1, 6), (1, 1, 6), (2, 1, 150), (2, 151, 420), (3, 1, 200), (3, 201, 420)]
 
 
