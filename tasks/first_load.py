@@ -36,6 +36,12 @@ log = logging.getLogger(__name__)
 SQL_FILE = Path(__file__).resolve().parent.parent / "db" / "duckdb" / "upsert_persons.sql"
 PERSON_TABLES = ("persons", "phone_numbers", "email_addresses", "addresses", "person_lineage")
 MAX_PASSES = 5
+UPSERTED = ("row_number", "source_system", "source_key", "first_name", "middle_name",
+            "last_name", "name_suffix", "full_name_raw", "email_raw", "email", "phone_raw",
+            "phone_e164", "phone2_raw", "phone2_e164", "street", "street2", "city", "state",
+            "zip5", "zip4", "address_raw", "source_updated_at")
+"""The staged columns the upsert reads (DuckDB would convert the others, `raw` above all:
+a 50,000-row chunk's cleaning took 229 ms with them, 165 ms without)."""
 _COPY_ROWS = 100_000
 
 
@@ -158,7 +164,7 @@ class FirstLoad:
         """`upsert_persons(batch_id, first_row, last_row)` of these staged rows (the columns of
         stg_person); returns (inserted, updated, matched, unchanged) as it does."""
         self._calls += 1
-        self._db.register("chunk_in", rows)
+        self._db.register("chunk_in", rows.select(UPSERTED))
         try:
             self._run("rows")
         finally:
@@ -166,8 +172,11 @@ class FirstLoad:
         self._run("call_start")
         passes = touched = 0
         while True:
-            self._run("cand", **{"pass": passes})
-            self._run("hit", **{"pass": passes})
+            if passes == 0:
+                self._run("hit_first")
+            else:
+                self._run("cand", **{"pass": passes})
+                self._run("hit", **{"pass": passes})
             if passes > 0:
                 self._run("hit_settled")
                 left = self._scalar("SELECT count(*) FROM ups_hit")

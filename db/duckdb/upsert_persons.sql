@@ -115,7 +115,22 @@ WHERE $pass > 0 AND r.has_key
        OR EXISTS (SELECT 1 FROM ups_moved m
                   WHERE m.ll = r.ll AND m.lf = r.lf AND m.zip5 = r.zip5));
 
+-- name: hit_first
+-- The first pass: nothing touched yet, so each key's holder is the one looked up before.
+CREATE OR REPLACE TABLE ups_hit AS
+SELECT r.rn,
+       coalesce(e.person_id, p1.person_id, p2.person_id, n.person_id) AS person_id,
+       CASE WHEN e.person_id IS NOT NULL THEN 'email'
+            WHEN coalesce(p1.person_id, p2.person_id) IS NOT NULL THEN 'phone'
+            WHEN n.person_id IS NOT NULL THEN 'name_zip' END AS reason
+FROM ups_rows r
+LEFT JOIN ups_k_email e ON e.email = r.email
+LEFT JOIN ups_k_phone p1 ON p1.phone = r.phone1
+LEFT JOIN ups_k_phone p2 ON p2.phone = r.phone2
+LEFT JOIN ups_k_name_zip n ON n.ll = r.ll AND n.lf = r.lf AND n.zip5 = r.zip5;
+
 -- name: hit
+-- A later pass (hit_first is this with $pass = 0).
 -- A value whose holder before the call was touched and lost it is looked up again: those
 -- values first (few), then the people holding them, so that the stored people are probed,
 -- never aggregated whole (as a subquery per value, decorrelated, would).
