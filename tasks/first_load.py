@@ -1,14 +1,15 @@
-"""The person upsert of a first load: every chunk resolved in DuckDB, written once by COPY.
+"""The person upsert of a first load: resolved in DuckDB call by call, written by COPY.
 
 `upsert_persons` in PostgreSQL pays for every row twice over on a first load: its
 set-based steps run in the row executor over temporary tables (about 80 us a source row),
 and every row it writes maintains the person tables' indexes one entry at a time (about
 60 us more). A first load, into person tables that are empty, needs neither: the same
 statements (`db/duckdb/upsert_persons.sql`, the contract of 0011_person_upsert.sql) run
-chunk by chunk in DuckDB's vectorized engine against in-memory person tables, and at the
-end the tables are copied into PostgreSQL in one transaction, their secondary indexes
-dropped before and built after. Chunk for chunk the results are those of `upsert_persons`
-(tests/test_first_load.py compares every table); the dedup queue gets every person once.
+call by call in DuckDB's vectorized engine against the load's own person tables, and the
+rows go into PostgreSQL by COPY in one transaction held open from start to end, the
+tables' secondary indexes dropped at its start and built at its end. Call for call the
+results are those of `upsert_persons` (tests/test_first_load.py compares every table,
+ids included); the dedup queue gets every person.
 """
 
 from __future__ import annotations
