@@ -106,17 +106,20 @@ _word = st.one_of(
 )
 
 
-def _compose(first: str, middle: str | None, last: str, comma: str | None, upper: bool) -> str:
+def _compose(first: str, middle: str | None, last: str, comma: str | None, upper: bool,
+             suffix: str | None) -> str:
     if comma:
         name = f"{last}{comma}{first}" + (f" {middle}" if middle else "")
     else:
         name = f"{first} " + (f"{middle} " if middle else "") + last
+    name += f" {suffix}" if suffix else ""
     return name.upper() if upper else name
 
 
 _name = st.builds(
     _compose, _word, st.one_of(st.none(), st.sampled_from("ABCDEYJ"), _word), _word,
     st.sampled_from([None, ", ", ",", " , ", "  ,  "]), st.booleans(),
+    st.sampled_from([None, None, "Jr", "jr", "JR.", "Sr", "sr.", "II", "iii", "Iv", "V", "v"]),
 )
 
 

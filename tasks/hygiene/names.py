@@ -2,8 +2,8 @@
 
 Handles "LAST, FIRST M", "First Middle Last", titles, suffixes (JR, III are
 kept) and ALL CAPS (nameparser's capitalization: McDonald, O'Brien). Plain
-two- or three-word names of letters only, dotted initials and Mc/Mac names
-included (the usual shapes of legacy rows), take a vectorized path that gives
+two- or three-word names of letters only, dotted initials, Mc/Mac names and
+Jr/Sr/II-V suffixes included (the usual shapes of legacy rows), take a vectorized path that gives
 exactly what nameparser would (the tests compare them); the rest go through
 nameparser once per distinct value (about 0.2 ms each).
 """
@@ -26,9 +26,13 @@ _WORD = r"[A-Za-z]{2,}"
 _INITIAL = r"[A-Za-z]\.?"
 _FIRST = rf"{_WORD}|[A-Za-z]\."
 _MIDDLE = rf"{_WORD}|{_INITIAL}"
-# "First Last", "F. M[iddle] Last", "Last, First", "Last , F. M.".
-_FIRST_LAST = rf"^(?P<first>{_FIRST}) +(?:(?P<middle>{_MIDDLE}) +)?(?P<last>{_WORD})$"
-_LAST_FIRST = rf"^(?P<last>{_WORD}) *, *(?P<first>{_FIRST})(?: +(?P<middle>{_MIDDLE}))?$"
+# Generational suffixes nameparser keeps: Jr, Sr (dotted or not), II, III, IV, V.
+_SUFFIX = r"[Jj][Rr]\.?|[Ss][Rr]\.?|[Ii]{2,3}|[Ii][Vv]|[Vv]"
+# "First Last", "F. M[iddle] Last", "Last, First", "Last , F. M.", each with a suffix or not.
+_FIRST_LAST = rf"^(?P<first>{_FIRST}) +(?:(?P<middle>{_MIDDLE}) +)?(?P<last>{_WORD})"
+_LAST_FIRST = rf"^(?P<last>{_WORD}) *, *(?P<first>{_FIRST})(?: +(?P<middle>{_MIDDLE}))?"
+_PATTERNS = (rf"{_FIRST_LAST} +(?P<suffix>{_SUFFIX})$", rf"{_LAST_FIRST} +(?P<suffix>{_SUFFIX})$",
+             rf"{_FIRST_LAST}$", rf"{_LAST_FIRST}$")
 # nameparser's Mac/Mc convention (its `mac` regex): "MCGEE" -> "McGee", "Macias" -> "MacIas".
 _MAC = r"^(?P<mac>[Mm][Aa]?[Cc])(?P<rest>[A-Za-z]{2,})$"
 
@@ -78,19 +82,25 @@ def _capitalized(word: pa.Array) -> pa.Array:
 
 
 def _fast_path(text: pa.Array) -> tuple[pa.Array, dict[str, pa.Array]]:
-    """Rows that are plain "First [M] Last" or "Last, First [M]", and their parts."""
+    """Rows that are plain "First [M] Last [Jr]" or "Last, First [M] [Jr]", and their parts."""
     empty = pa.nulls(len(text), pa.string())
     chosen = pa.array([False] * len(text), pa.bool_())
-    parts = {key: empty for key in ("first", "middle", "last")}
-    for pattern in (_FIRST_LAST, _LAST_FIRST):
+    parts = {key: empty for key in ("first", "middle", "last", "suffix")}
+    for pattern in _PATTERNS:
         found = pc.extract_regex(text, pattern)
         ok = pc.and_(pc.fill_null(pc.is_valid(found), False), pc.invert(chosen))
-        fields = {key: pc.struct_field(found, key) for key in parts}
+        names = {field.name for field in found.type}
+        fields = {key: pc.struct_field(found, key) for key in ("first", "middle", "last")}
         for word in fields.values():
             ok = pc.and_(ok, _plain(word))
         ok = pc.fill_null(ok, False)
-        for key, value in fields.items():
-            value = _capitalized(value)
+        values = {key: _capitalized(value) for key, value in fields.items()}
+        if "suffix" in names:
+            suffix = pc.struct_field(found, "suffix")
+            roman = pc.match_substring_regex(suffix, "^[IiVv]+$")
+            values["suffix"] = pc.if_else(roman, pc.ascii_upper(suffix),
+                                          pc.utf8_capitalize(suffix))
+        for key, value in values.items():
             value = pc.if_else(pc.equal(value, ""), empty, value)
             parts[key] = pc.if_else(ok, value, parts[key])
         chosen = pc.or_(chosen, ok)
