@@ -53,7 +53,7 @@ class _Statement:
 
     @property
     def label(self) -> str:
-        """The statement's start, on one line (its name in `FirstLoad.seconds`)."""
+        """The statement's start, on one line (its name in the load's profile)."""
         return " ".join(self.text.split())[:60]
 
 
@@ -70,12 +70,12 @@ def _sections() -> dict[str, list[_Statement]]:
 
 
 class FirstLoad:
-    """A first load's person tables, built chunk by chunk in DuckDB and written into
+    """A first load's person tables, built call by call in DuckDB and written into
     PostgreSQL in one transaction that the load holds open from start to end.
 
     Each call's child rows, lineage and audit go to the database as soon as the call is
     done, by COPY in a thread of their own (the database works while DuckDB does the next
-    chunk); the people, whose state later chunks still change, go at the end. The person
+    call); the people, whose state later calls still change, go at the end. The person
     tables' secondary indexes are dropped when the load starts and built when it ends, and
     the per-row foreign-key checks are skipped (every row names a person of the load).
     Until the end nothing is visible, and a load that fails or is killed leaves nothing.
