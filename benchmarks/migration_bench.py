@@ -46,8 +46,7 @@ from leadpipe import settings as env
 from leadpipe import tenant as tenant_config
 from leadpipe.stages import StageClock
 from sampledata.legacy import LegacyOptions, generate_legacy
-from tasks.first_load import FirstLoad
-from tasks.migration import SourceRun, expand_sources, migrate_sources
+from tasks.migration import SourceRun, batch_rows_for, expand_sources, migrate_sources
 from tasks.sources import open_source
 from tasks.sources.mysql import MysqlLocation
 
@@ -144,7 +143,7 @@ def bench(args: argparse.Namespace, prepare: Callable[[str], None] | None = None
 
 def batch_rows(args: argparse.Namespace) -> int:
     """The chunk (or first-load call) size of this run."""
-    return args.batch_rows or (50_000 if args.chunked else FirstLoad.CALL_ROWS)
+    return args.batch_rows or batch_rows_for(not args.chunked)
 
 
 def report(out: dict[str, Any]) -> None:

@@ -243,8 +243,7 @@ def migrate_command(
     """Migrate legacy person sources through the validated, idempotent upsert path."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
-    from tasks.first_load import FirstLoad
-    from tasks.migration import expand_sources, migrate_sources
+    from tasks.migration import batch_rows_for, expand_sources, migrate_sources
     from tasks.sources import Source, open_source
 
     t = tenant_config.load(tenant)
@@ -262,7 +261,7 @@ def migrate_command(
             task = progress.add_task(Path(source.name).name[:40], total=source.estimate())
             return lambda rows: progress.advance(task, rows)
 
-        rows = batch_rows or (FirstLoad.CALL_ROWS if first_load else 50_000)
+        rows = batch_rows or batch_rows_for(first_load)
         for run in migrate_sources(conn, opened, batch_rows=rows, progress=bar,
                                    fresh=not resume, first_load=first_load):
             runs.append(run)

@@ -36,6 +36,9 @@ log = logging.getLogger(__name__)
 
 SQL_FILE = Path(__file__).resolve().parent.parent / "db" / "duckdb" / "upsert_persons.sql"
 PERSON_TABLES = ("persons", "phone_numbers", "email_addresses", "addresses", "person_lineage")
+SENT_PER_CALL = ("phone_numbers", "email_addresses", "addresses", "person_lineage",
+                 "import_audit_log")
+"""The tables a call's rows go to as soon as it ends (the people wait for the last call)."""
 MAX_PASSES = 5
 UPSERTED = ("row_number", "source_system", "source_key", "first_name", "middle_name",
             "last_name", "name_suffix", "full_name_raw", "email_raw", "email", "phone_raw",
@@ -176,9 +179,8 @@ class FirstLoad:
             if passes == 0:
                 self._run("hit_first")
             else:
-                self._run("cand", **{"pass": passes})
-                self._run("hit", **{"pass": passes})
-            if passes > 0:
+                self._run("cand")
+                self._run("hit")
                 self._run("hit_settled")
                 left = self._scalar("SELECT count(*) FROM ups_hit")
                 if left == 0:
@@ -214,31 +216,23 @@ class FirstLoad:
     def _send(self) -> None:
         """Hand the call's child rows, lineage and audit to the writer, with their ids, and
         keep of the child rows what later calls read."""
-        for table, statement in _out_statements().items():
-            if table == "persons":
-                continue
-            params = {"first_id": self._next_ids.get(table, 0)}
+        for table in SENT_PER_CALL:
+            params = {"first_id": self._next_ids[table]} if table in self._next_ids else None
             with self._profile.stage(f"send: {table}"):
-                data = self._db.execute(
-                    statement.text, {k: params[k] for k in statement.params}).to_arrow_table()
-            if table in self._next_ids:
+                data = self._db.execute(_out(table), params).to_arrow_table()
+            if params:
                 self._next_ids[table] += data.num_rows
             self._writer.put(table, data)
         self._run("kept")
 
-    def finish(self) -> dict[str, int]:
-        """Write the people, build the indexes again, set the sequences and commit.
-
-        Returns:
-            Rows written per table.
-        """
+    def finish(self) -> None:
+        """Write the people, build the indexes again, set the sequences and commit."""
         self.flush()
-        statement = _out_statements()["persons"]
         with self._profile.stage("finish: people"):
-            for batch in self._db.execute(statement.text).to_arrow_reader(_COPY_ROWS):
+            for batch in self._db.execute(_out("persons")).to_arrow_reader(_COPY_ROWS):
                 self._writer.put("persons", batch)
         with self._profile.stage("finish: writes done"):
-            written = self._writer.close()
+            self._writer.close()
         with self._profile.stage("finish: indexes built"):
             self._pg.execute("SET LOCAL session_replication_role = DEFAULT")
             self._pg.execute("SELECT dedup_restore_indexes()")
@@ -246,7 +240,6 @@ class FirstLoad:
             self._pg.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), max(id)) "
                              f"FROM {table} HAVING count(*) > 0")
         self._pg.commit()
-        return written
 
     def close(self) -> None:
         """Stop; a load not finished is rolled back."""
@@ -286,7 +279,6 @@ class _Writer:
         self._queue: queue.Queue[tuple[str, pa.Table | pa.RecordBatch] | None] = \
             queue.Queue(maxsize=4)
         self._error: BaseException | None = None
-        self.written: dict[str, int] = {}
         self._thread = threading.Thread(target=self._work, name="first-load-writer",
                                         daemon=True)
         self._thread.start()
@@ -296,8 +288,7 @@ class _Writer:
             if self._error is None:
                 table, data = item
                 try:
-                    self.written[table] = (self.written.get(table, 0)
-                                           + copy_arrow(self._conn, table, data))
+                    copy_arrow(self._conn, table, data)
                 except BaseException as exc:  # raised in the loading thread
                     self._error = exc
 
@@ -309,28 +300,22 @@ class _Writer:
         self._raise()
         self._queue.put((table, data))
 
-    def close(self, *, raising: bool = True) -> dict[str, int]:
+    def close(self, *, raising: bool = True) -> None:
         if self._thread.is_alive():
             self._queue.put(None)
             self._thread.join()
         if raising:
             self._raise()
-        return self.written
 
 
-def _out_statements() -> dict[str, _Statement]:
-    """Per PostgreSQL table, the DuckDB query of its rows in insertion order."""
-    return {table: _sections()[f"out_{table}"][0]
-            for table in (*PERSON_TABLES, "import_audit_log")}
+def _out(table: str) -> str:
+    """The DuckDB query of a PostgreSQL table's rows, in insertion order (section out_*)."""
+    return _sections()[f"out_{table}"][0].text
 
 
 def _next_id(conn: psycopg.Connection, table: str) -> int:
     """The value the identity of `table` would give next (without drawing it, so that a
     write that fails changes no sequence, and the next run gives the same ids)."""
-    last, called = conn.execute(
-        f"SELECT last_value, is_called FROM {_sequence(conn, table)}").fetchone()
+    sequence = conn.execute("SELECT pg_get_serial_sequence(%s, 'id')", (table,)).fetchone()[0]
+    last, called = conn.execute(f"SELECT last_value, is_called FROM {sequence}").fetchone()
     return last + 1 if called else last
-
-
-def _sequence(conn: psycopg.Connection, table: str) -> str:
-    return conn.execute("SELECT pg_get_serial_sequence(%s, 'id')", (table,)).fetchone()[0]

@@ -44,6 +44,7 @@ log = logging.getLogger(__name__)
 
 Progress = Callable[[int], None]
 RETRIES = 3
+CHUNK_ROWS = 50_000
 BACKOFF_SECONDS = 2.0
 MIGRATION_KINDS: tuple[str, ...] = get_args(SourceKind)
 """The source types of migrated batches (the others are partner files)."""
@@ -150,7 +151,12 @@ class _SourceDropped(Exception):
         self.opened = opened
 
 
-def migrate_source(conn: psycopg.Connection, source: Source, *, batch_rows: int = 50_000,
+def batch_rows_for(first_load: bool) -> int:
+    """The default `batch_rows`: rows per chunk, or per call of a first load."""
+    return FirstLoad.CALL_ROWS if first_load else CHUNK_ROWS
+
+
+def migrate_source(conn: psycopg.Connection, source: Source, *, batch_rows: int = CHUNK_ROWS,
                    progress: Progress | None = None,
                    clock: StageClock | None = None) -> SourceRun:
     """Migrate one source into the person tables, resuming an interrupted run
@@ -161,7 +167,7 @@ def migrate_source(conn: psycopg.Connection, source: Source, *, batch_rows: int 
 
 
 def migrate_sources(conn: psycopg.Connection, sources: Sequence[Source], *,
-                    batch_rows: int = 50_000,
+                    batch_rows: int = CHUNK_ROWS,
                     progress: Callable[[Source], Progress | None] | None = None,
                     clock: StageClock | None = None,
                     fresh: bool = False, first_load: bool = False,
@@ -169,17 +175,17 @@ def migrate_sources(conn: psycopg.Connection, sources: Sequence[Source], *,
     """Migrate sources one after another into the person tables; each source's run as it ends.
 
     Each source resumes its interrupted run if it has one, and commits chunk by chunk.
-    A thread opens each source's batch, reads, checks and stages its chunks one ahead of the
-    upsert, and goes on to the next source while the last chunk of this one upserts, so the
-    database does not wait for a source's first chunk (a tenth of a million-row migration
-    of eight files had been that wait). A network error while reading is retried 3 times
-    with exponential backoff from the last checkpoint, then the source is FAILED and the
-    next one goes on.
+    One thread opens each source's batch, reads and checks its chunks, another stages them,
+    both ahead of the upsert in this one, and they go on to the next source while the last
+    chunk of this one upserts, so the database does not wait for a source's first chunk (a
+    tenth of a million-row migration of eight files had been that wait). A network error
+    while reading is retried 3 times with exponential backoff from the last checkpoint, then
+    the source is FAILED and the next one goes on.
 
     Args:
         conn: the database (committed per chunk).
         sources: opened legacy sources (`tasks.sources.open_source`), in order.
-        batch_rows: rows per chunk and per commit.
+        batch_rows: rows per chunk and per commit (with first_load: rows per call at most).
         progress: given a source when it opens, returns what to call with the number of rows
             of each of its committed chunks.
         clock: collects seconds per stage (read, check, stage, upsert, commit, and wait: the
@@ -189,11 +195,11 @@ def migrate_sources(conn: psycopg.Connection, sources: Sequence[Source], *,
             (`tasks.first_load`); they must be empty. Chunks are staged and checkpointed as
             they are read, and the sources' runs come when everything is written; a run
             killed before that wrote no person and starts anew (as with `fresh`).
-
         profile: with first_load, collects seconds per statement of its upsert.
 
     Raises:
-        UserError: first_load with person tables that already hold rows.
+        UserError: first_load with person tables that already hold rows, or by a role that
+            may not skip their foreign-key checks.
         psycopg.Error: a database error; the chunk is rolled back and the batch FAILED.
     """
     clock = clock or StageClock()
@@ -317,7 +323,7 @@ def _read_sources(conninfo: str, sources: list[Source], batch_rows: int, clock: 
 
 
 def replay_batch(conn: psycopg.Connection, batch_id: int, synonyms: Synonyms, *,
-                 errors_only: bool = False, batch_rows: int = 50_000,
+                 errors_only: bool = False, batch_rows: int = CHUNK_ROWS,
                  progress: Progress | None = None,
                  clock: StageClock | None = None) -> SourceRun | None:
     """Process a migrated batch again from the rows the database keeps of it.
@@ -331,7 +337,7 @@ def replay_batch(conn: psycopg.Connection, batch_id: int, synonyms: Synonyms, *,
         batch_id: a migrated batch (a legacy or upload source type), finished.
         synonyms: the tenant's `legacy.header_synonyms`.
         errors_only: only the rejected rows (e.g. after their raw rows were corrected).
-        batch_rows: rows per chunk and per commit.
+        batch_rows: rows per chunk and per commit (with first_load: rows per call at most).
         progress: called with the number of rows of each committed chunk.
         clock: collects seconds per stage.
 

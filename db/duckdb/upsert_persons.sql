@@ -107,7 +107,7 @@ GROUP BY k.ll, k.lf, k.zip5;
 CREATE OR REPLACE TABLE ups_cand AS
 SELECT r.rn, r.email, r.phone1, r.phone2, r.ll, r.lf, r.zip5
 FROM ups_rows r
-WHERE $pass > 0 AND r.has_key
+WHERE r.has_key
   AND (r.rn IN (SELECT rn FROM ups_regroup)
        OR r.email IN (SELECT email FROM ups_moved)
        OR r.phone1 IN (SELECT phone FROM ups_moved)
@@ -130,7 +130,7 @@ LEFT JOIN ups_k_phone p2 ON p2.phone = r.phone2
 LEFT JOIN ups_k_name_zip n ON n.ll = r.ll AND n.lf = r.lf AND n.zip5 = r.zip5;
 
 -- name: hit
--- A later pass (hit_first is this with $pass = 0).
+-- A later pass: only the candidate rows (ups_cand), against the people touched so far.
 -- A value whose holder before the call was touched and lost it is looked up again: those
 -- values first (few), then the people holding them, so that the stored people are probed,
 -- never aggregated whole (as a subquery per value, decorrelated, would).
@@ -140,22 +140,21 @@ WITH k_email AS (
            AS lost
     FROM ups_k_email k
     LEFT JOIN ups_touched t ON t.person_id = k.person_id
-    WHERE $pass = 0 OR k.email IN (SELECT email FROM ups_cand)
+    WHERE k.email IN (SELECT email FROM ups_cand)
 ), k_phone AS (
     SELECT k.phone, k.person_id, t.person_id IS NOT NULL AND t.phone IS DISTINCT FROM k.phone
            AS lost
     FROM ups_k_phone k
     LEFT JOIN ups_touched t ON t.person_id = k.person_id
-    WHERE $pass = 0
-       OR k.phone IN (SELECT phone1 FROM ups_cand UNION SELECT phone2 FROM ups_cand)
+    WHERE k.phone IN (SELECT phone1 FROM ups_cand UNION SELECT phone2 FROM ups_cand)
 ), k_name_zip AS (
     SELECT k.ll, k.lf, k.zip5, k.person_id,
            t.person_id IS NOT NULL AND (t.ll IS DISTINCT FROM k.ll OR t.lf IS DISTINCT FROM k.lf
                                         OR t.zip5 IS DISTINCT FROM k.zip5) AS lost
     FROM ups_k_name_zip k
     LEFT JOIN ups_touched t ON t.person_id = k.person_id
-    WHERE $pass = 0 OR EXISTS (SELECT 1 FROM ups_cand c
-                               WHERE c.ll = k.ll AND c.lf = k.lf AND c.zip5 = k.zip5)
+    WHERE EXISTS (SELECT 1 FROM ups_cand c
+                  WHERE c.ll = k.ll AND c.lf = k.lf AND c.zip5 = k.zip5)
 ), by_email AS (
     SELECT k.email,
            CASE WHEN k.lost THEN a.person_id ELSE least(k.person_id, n.person_id) END
@@ -201,7 +200,7 @@ LEFT JOIN by_email e ON e.email = r.email
 LEFT JOIN by_phone p1 ON p1.phone = r.phone1
 LEFT JOIN by_phone p2 ON p2.phone = r.phone2
 LEFT JOIN by_name_zip n ON n.ll = r.ll AND n.lf = r.lf AND n.zip5 = r.zip5
-WHERE $pass = 0 OR r.rn IN (SELECT rn FROM ups_cand);
+WHERE r.rn IN (SELECT rn FROM ups_cand);
 
 -- name: hit_settled
 DELETE FROM ups_hit h
