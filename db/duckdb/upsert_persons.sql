@@ -265,15 +265,18 @@ FROM assigned a JOIN ups_rows r USING (rn);
 INSERT INTO ups_done SELECT rn, person_id FROM ups_src;
 
 -- name: final
+-- The stored people's rows as they stand (their source_system and first_batch_id too, so
+-- that section update needs no second read of persons), and the new people's first rows.
 CREATE OR REPLACE TABLE ups_base AS
 SELECT p.id AS person_id, false AS is_new, p.first_name, p.middle_name, p.last_name,
        p.name_suffix, p.full_name_raw, p.primary_email AS email,
-       p.primary_phone_e164 AS phone, p.zip5, p.source_updated_at AS ts
+       p.primary_phone_e164 AS phone, p.zip5, p.source_updated_at AS ts,
+       p.source_system, p.first_batch_id
 FROM persons p
 WHERE p.id IN (SELECT person_id FROM ups_src WHERE NOT is_new)
 UNION ALL
 SELECT person_id, true, first_name, middle_name, last_name, name_suffix, full_name_raw,
-       email, phone, zip5, ts
+       email, phone, zip5, ts, NULL, NULL
 FROM ups_src WHERE is_leader;
 
 CREATE OR REPLACE TABLE ups_elig AS
@@ -484,22 +487,24 @@ INSERT INTO ups_added SELECT rn, 3 FROM ups_address;
 
 -- name: update
 -- As a delete and an insert of the changed people: DuckDB rewrites an updated row's text
--- columns column by column, several times slower.
+-- columns column by column, several times slower. The stored rows are compared as ups_base
+-- read them (section write adds only new people), not read again from persons: that read
+-- went through every person's text columns once per pass.
 CREATE OR REPLACE TABLE ups_updated AS
-SELECT p.id, f.first_name, f.middle_name, f.last_name, f.name_suffix, f.full_name_raw,
-       f.email, f.phone, f.zip5, p.source_system, f.ts, p.first_batch_id,
+SELECT b.person_id AS id, f.first_name, f.middle_name, f.last_name, f.name_suffix,
+       f.full_name_raw, f.email, f.phone, f.zip5, b.source_system, f.ts, b.first_batch_id,
        $batch AS last_batch_id, lower(f.last_name) AS ll, lower(f.first_name) AS lf
-FROM persons p JOIN ups_final f ON p.id = f.person_id
+FROM ups_base b JOIN ups_final f USING (person_id)
 WHERE NOT f.is_new
-  AND (p.first_name IS DISTINCT FROM f.first_name
-       OR p.middle_name IS DISTINCT FROM f.middle_name
-       OR p.last_name IS DISTINCT FROM f.last_name
-       OR p.name_suffix IS DISTINCT FROM f.name_suffix
-       OR p.full_name_raw IS DISTINCT FROM f.full_name_raw
-       OR p.primary_email IS DISTINCT FROM f.email
-       OR p.primary_phone_e164 IS DISTINCT FROM f.phone
-       OR p.zip5 IS DISTINCT FROM f.zip5
-       OR p.source_updated_at IS DISTINCT FROM f.ts
+  AND (b.first_name IS DISTINCT FROM f.first_name
+       OR b.middle_name IS DISTINCT FROM f.middle_name
+       OR b.last_name IS DISTINCT FROM f.last_name
+       OR b.name_suffix IS DISTINCT FROM f.name_suffix
+       OR b.full_name_raw IS DISTINCT FROM f.full_name_raw
+       OR b.email IS DISTINCT FROM f.email
+       OR b.phone IS DISTINCT FROM f.phone
+       OR b.zip5 IS DISTINCT FROM f.zip5
+       OR b.ts IS DISTINCT FROM f.ts
        OR f.person_id IN (SELECT s.person_id FROM ups_added a JOIN ups_src s USING (rn)));
 DELETE FROM persons WHERE id IN (SELECT id FROM ups_updated);
 INSERT INTO persons SELECT * FROM ups_updated;
