@@ -6,6 +6,7 @@ import phonenumbers
 import pyarrow as pa
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from nameparser.config import CONSTANTS
 
 from tasks.hygiene import clean_emails, clean_phones, clean_zips, parse_names
 from tasks.hygiene.names import parse_one as parse_name
@@ -116,8 +117,18 @@ def _compose(first: str, middle: str | None, last: str, comma: str | None, upper
     return name.upper() if upper else name
 
 
+# Words nameparser treats specially (titles, last-name prefixes, suffixes, conjunctions), in
+# three cases: in the last place, titles and prefixes take the fast path, the others do not.
+_special = st.builds(
+    lambda word, case: getattr(word, case)(),
+    st.sampled_from(sorted({w.replace(".", "") for group in (
+        CONSTANTS.titles, CONSTANTS.prefixes, CONSTANTS.suffix_acronyms,
+        CONSTANTS.suffix_not_acronyms, CONSTANTS.conjunctions) for w in group} - {""})),
+    st.sampled_from(["lower", "upper", "capitalize"]))
+
 _name = st.builds(
-    _compose, _word, st.one_of(st.none(), st.sampled_from("ABCDEYJ"), _word), _word,
+    _compose, _word, st.one_of(st.none(), st.sampled_from("ABCDEYJ"), _word),
+    st.one_of(_word, _special),
     st.sampled_from([None, ", ", ",", " , ", "  ,  "]), st.booleans(),
     st.sampled_from([None, None, "Jr", "jr", "JR.", "Sr", "sr.", "II", "iii", "Iv", "V", "v"]),
 )

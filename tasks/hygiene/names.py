@@ -38,12 +38,20 @@ _MAC = r"^(?P<mac>[Mm][Aa]?[Cc])(?P<rest>[A-Za-z]{2,})$"
 
 
 @cache
-def _special_words() -> pa.Array:
-    """Lower-case words nameparser treats specially: the fast path must avoid them."""
-    words = set()
-    for group in (CONSTANTS.titles, CONSTANTS.suffix_acronyms, CONSTANTS.suffix_not_acronyms,
-                  CONSTANTS.prefixes, CONSTANTS.conjunctions):
-        words.update(w.lower().replace(".", "") for w in group)
+def _special_words(last: bool = False) -> pa.Array:
+    """Lower-case words nameparser treats specially: the fast path must avoid them.
+
+    As the last name (`last`), after plain words, nameparser keeps a title or a last-name
+    prefix as the last name ("Linda King", "King, Linda M", "Joyce Le"): only suffixes and
+    conjunctions are special there. Rows of such names had been most of those left to
+    nameparser (the generated legacy rows' "King", "Bishop", "Le"); an exhaustive check of
+    every title and prefix in that place, with plain, initial, dotted and Mac first and
+    middle names and every suffix shape, found nameparser agreeing with the fast path.
+    """
+    groups = [CONSTANTS.suffix_acronyms, CONSTANTS.suffix_not_acronyms, CONSTANTS.conjunctions]
+    if not last:
+        groups += [CONSTANTS.titles, CONSTANTS.prefixes]
+    words = {w.lower().replace(".", "") for group in groups for w in group}
     return pa.array(sorted(words), pa.string())
 
 
@@ -63,12 +71,13 @@ def parse_one(raw: str) -> dict[str, str | None]:
     return {**cleaned, "error": error}
 
 
-def _plain(word: pa.Array) -> pa.Array:
+def _plain(word: pa.Array, *, last: bool = False) -> pa.Array:
     """Whether nameparser reads a word as an ordinary name word: not one it treats specially
-    (titles, suffixes, conjunctions such as "E" or "Y", last-name prefixes), dotted or not.
+    (titles, suffixes, conjunctions such as "E" or "Y", last-name prefixes), dotted or not;
+    as the last name (`last`), not a suffix or a conjunction.
     """
     bare = pc.replace_substring(pc.utf8_lower(word), ".", "")
-    special = pc.is_in(bare, value_set=_special_words())
+    special = pc.is_in(bare, value_set=_special_words(last))
     return pc.fill_null(pc.invert(special), True)
 
 
@@ -91,8 +100,8 @@ def _fast_path(text: pa.Array) -> tuple[pa.Array, dict[str, pa.Array]]:
         ok = pc.and_(pc.fill_null(pc.is_valid(found), False), pc.invert(chosen))
         names = {field.name for field in found.type}
         fields = {key: pc.struct_field(found, key) for key in ("first", "middle", "last")}
-        for word in fields.values():
-            ok = pc.and_(ok, _plain(word))
+        for key, word in fields.items():
+            ok = pc.and_(ok, _plain(word, last=key == "last"))
         ok = pc.fill_null(ok, False)
         values = {key: _capitalized(value) for key, value in fields.items()}
         if "suffix" in names:
