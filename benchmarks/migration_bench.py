@@ -166,7 +166,7 @@ def arguments(description: str, default_json: Path) -> argparse.ArgumentParser:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--batch-rows", type=int,
                         help="rows per chunk (default 50,000), or per call of a first load "
-                             "(default 250,000)")
+                             "(default 1,000,000)")
     parser.add_argument("--mysql", default=DEFAULT_MYSQL)
     parser.add_argument("--data", type=Path, help="sample folder (default .leadpipe/bench/)")
     parser.add_argument("--json", type=Path, default=default_json)

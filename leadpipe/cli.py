@@ -232,7 +232,7 @@ def migrate_command(
     tenant: Annotated[str | None, typer.Option(help="tenant name or .toml path")] = None,
     batch_rows: Annotated[int | None, typer.Option(
         help="rows per committed chunk (default 50,000); with --first-load, rows per call "
-             "of the upsert (default 250,000)")] = None,
+             "of the upsert (default 1,000,000)")] = None,
     resume: Annotated[bool, typer.Option(
         help="continue a source's interrupted run from its checkpoint (always on for files)")]
         = True,
