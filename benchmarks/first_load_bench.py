@@ -27,6 +27,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
 import pyarrow.compute as pc
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -38,33 +39,27 @@ from leadpipe import settings as env
 from leadpipe import tenant as tenant_config
 from leadpipe.stages import StageClock
 from tasks.first_load import UPSERTED, FirstLoad
-from tasks.migration import batch_rows_for
+from tasks.migration import batch_rows_for, checked_chunks
 from tasks.sources import open_source
-from tasks.validation.person import check_person
 
 DEFAULT_JSON = ROOT / "benchmarks" / "results" / "first_load.json"
-Chunk = tuple[int, str, Any, int, int, int]
+Chunk = tuple[int, str, pa.Table, int, int, int]
 
 
 def read_and_check(refs: list[str], read_rows: int) -> tuple[list[Chunk], dict[str, float]]:
-    """Every source read and checked on this thread alone; the chunks as a first load takes
-    them (batch number, source, staged rows, rows read, first and last row number)."""
+    """Every source read and checked on this thread alone (the migration's own
+    `checked_chunks`); the chunks as a first load takes them (batch number, source, staged
+    rows, rows read, first and last row number)."""
     tenant = tenant_config.load("demo")
     clock = StageClock()
     chunks: list[Chunk] = []
     cpu = client_cpu()
     for number, ref in enumerate(refs, start=1):
         source = open_source(ref, tenant)
-        batches = source.batches(batch_rows=read_rows)
-        while True:
-            with clock.stage("read"):
-                rows = next(batches, None)
-            if rows is None:
-                break
-            with clock.stage("check"):
-                staged = check_person(rows, source.kind).staged.select(UPSERTED)
+        for rows, checked in checked_chunks(source.batches(batch_rows=read_rows), source.kind,
+                                            clock):
             numbers = rows.column("row_number")
-            chunks.append((number, source.name, staged, rows.num_rows,
+            chunks.append((number, source.name, checked.staged.select(UPSERTED), rows.num_rows,
                            pc.min(numbers).as_py(), pc.max(numbers).as_py()))
     return chunks, {**clock.timings, "cpu": round(client_cpu() - cpu, 2)}
 

@@ -102,9 +102,11 @@ class FirstLoad:
     """Rows per chunk read, checked and staged; calls are made of whole chunks."""
     CALL_ROWS = 1_000_000
     """Rows per call by default (`leadpipe migrate --first-load`, the benchmark). Each call
-    reads every stored person's keys again, so fewer calls matter more as the load grows: 10M
-    rows took 873 s in calls of 250,000, 598 s in calls of a million (DuckDB spills past its
-    memory limit; the benchmark's process tree peaked at 2,077 MB, 1,514 MB for 1M rows)."""
+    reads every stored person's keys again, so fewer calls matter more as the load grows:
+    `benchmarks/migration_bench.py --rows 10000000` took 873 s in calls of 250,000 (other work
+    shared the cores for part of that run), 589 and 598 s in calls of a million (DuckDB
+    spills past its memory limit; the process tree peaked at 2,077 MB, and at 1,477 to
+    1,516 MB for 1M rows)."""
 
     def __init__(self, conninfo: str, *, call_rows: int = CALL_ROWS,
                  memory_limit: str = "600MB", profile: StageClock | None = None) -> None:

@@ -313,7 +313,7 @@ def _read_sources(conninfo: str, sources: list[Source], batch_rows: int, clock: 
                 chunks = source.batches(start_after=opened.last,  # type: ignore[arg-type]
                                         batch_rows=batch_rows)
                 try:
-                    for chunk in _checked(chunks, source.kind, clock):
+                    for chunk in checked_chunks(chunks, source.kind, clock):
                         empty = False
                         yield _Item(opened, chunk)
                 except RetryableSourceError as exc:
@@ -383,9 +383,10 @@ def _conninfo(conn: psycopg.Connection) -> str:
     return make_conninfo(conn.info.dsn, password=password) if password else conn.info.dsn
 
 
-def _checked(chunks: Iterator[pa.RecordBatch], kind: str,
-             clock: StageClock) -> Iterator[tuple[pa.RecordBatch, CheckedRows]]:
-    """The chunks, each with its checks and cleaned columns."""
+def checked_chunks(chunks: Iterator[pa.RecordBatch], kind: str,
+                   clock: StageClock) -> Iterator[tuple[pa.RecordBatch, CheckedRows]]:
+    """The chunks, each with its checks and cleaned columns (read and check timed on
+    `clock`)."""
     while True:
         with clock.stage("read"):
             rows = next(chunks, None)
@@ -407,7 +408,7 @@ def _replay_chunks(conn: psycopg.Connection, batch_id: int, kind: str,
     Staged rows and findings equal to their new version are kept, only rows staged anew are
     upserted, and the checkpoint (rows read) stays as it is.
     """
-    with contextlib.closing(prefetch(_checked(chunks, kind, clock))) as items:
+    with contextlib.closing(prefetch(checked_chunks(chunks, kind, clock))) as items:
         for rows, found in items:
             _commit_chunk(conn, batch_id, rows, found, clock, progress, replay=True)
 
