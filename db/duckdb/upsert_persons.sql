@@ -310,7 +310,7 @@ WITH several AS (
     FROM ups_elig e JOIN several USING (person_id)
 )
 -- fields: the lineage's names, comma-separated (concat_ws skips the NULLs); cheaper than
--- lists, and the text PostgreSQL's array literal needs.
+-- lists while the passes build them, split into one (text[]) only when sent (out_*).
 SELECT e.rn, e.person_id,
        concat_ws(',',
            CASE WHEN e.first_name <> coalesce(v.first_name, b.first_name, '')
@@ -616,7 +616,8 @@ FROM addresses ORDER BY id;
 -- name: out_person_lineage
 SELECT $first_id + row_number() OVER (ORDER BY pass, source_row_number) - 1 AS id,
        person_id, batch_id, source_file, source_row_number, source_key, action,
-       '{' || fields || '}' AS fields, merge_reason
+       CASE WHEN fields = '' THEN []::text[] ELSE string_split(fields, ',') END AS fields,
+       merge_reason
 FROM person_lineage ORDER BY id;
 
 -- name: out_import_audit_log
