@@ -17,6 +17,7 @@ import psycopg
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from db import connection
+from db.databases import create_database
 
 
 class Monitor:
@@ -114,7 +115,7 @@ def scratch_database() -> tuple[str, str, str]:
     params = conninfo_to_dict(server)
     name = f"lp_bench_{uuid.uuid4().hex[:10]}"
     with psycopg.connect(server, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
+        create_database(conn, name)
     params["dbname"] = name
     return server, name, make_conninfo(**params)
 

@@ -55,6 +55,7 @@ from benchmarks.common import (
     server_settings,
 )
 from db import migrate
+from db.databases import create_database
 from dedup_ray import ray_init
 from dedup_ray.database import load_people
 from dedup_ray.runs import RunSummary, run_dedup
@@ -95,7 +96,7 @@ def loaded_database(base: pa.Table, template: str | None) -> tuple[str, str, str
     params = conninfo_to_dict(server)
     if not database_exists(server, template):
         with psycopg.connect(server, autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{template}"')
+            create_database(conn, template)
         params["dbname"] = template
         url = make_conninfo(**params)
         migrate.upgrade(url)

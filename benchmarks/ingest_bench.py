@@ -30,6 +30,7 @@ import psycopg
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from db import connection, migrate
+from db.databases import create_database
 from leadpipe import settings
 from leadpipe import tenant as tenant_config
 from sampledata.partner_day import PartnerDayOptions, generate_partner_days
@@ -111,7 +112,7 @@ def scratch_database() -> str:
     name = f"lp_bench_{uuid.uuid4().hex[:8]}"
     admin = make_conninfo(**{**conninfo_to_dict(server), "dbname": "postgres"})
     with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
+        create_database(conn, name)
     url = make_conninfo(**{**conninfo_to_dict(server), "dbname": name})
     migrate.upgrade(url)
     return url

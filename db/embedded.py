@@ -11,6 +11,7 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from db.databases import create_database
 from leadpipe import settings
 
 if TYPE_CHECKING:
@@ -58,7 +59,7 @@ def start() -> str:
         restart = _tune(conn) and ours
         found = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (DATABASE,))
         if found.fetchone() is None:
-            conn.execute(f'CREATE DATABASE "{DATABASE}"')
+            create_database(conn, DATABASE)
     if restart:
         stop()
         # pgserver keeps one handle per data directory: start the server again through it.

@@ -20,6 +20,7 @@ import pytest
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from db import connection, migrate
+from db.databases import create_database
 from leadpipe import settings
 
 settings.apply_quiet_defaults()
@@ -39,8 +40,7 @@ def _url_for(server_url: str, dbname: str) -> str:
 
 def _create(server_url: str, name: str, template: str | None = None) -> str:
     with psycopg.connect(server_url, autocommit=True) as conn:
-        clause = f' TEMPLATE "{template}"' if template else ""
-        conn.execute(f'CREATE DATABASE "{name}"{clause}')
+        create_database(conn, name, template)
     return _url_for(server_url, name)
 
 

@@ -18,6 +18,11 @@ def test_a_first_start_is_tuned_and_answers(tmp_path: Path,
         with psycopg.connect(url) as conn:
             for name, value in embedded.TUNING.items():
                 assert conn.execute(f"SHOW {name}").fetchone() == (value,), name
+            # bytewise text order, letters still folded beyond ASCII (db/databases.py)
+            assert conn.execute("SELECT datcollate FROM pg_database "
+                                "WHERE datname = current_database()").fetchone() == ("C",)
+            assert conn.execute("SELECT lower('ÉLODIE Ünal'), 'b' < 'B', 'Z' < 'a'"
+                                ).fetchone() == ("élodie ünal", False, True)
         assert embedded.start() == url, "a second start reuses the running server"
     finally:
         assert embedded.stop()
