@@ -53,6 +53,22 @@ _SEP = "\x1f"
 _STATE = pa.struct([("state", pa.string()), ("problem", pa.bool_())])
 _NULL = pa.scalar(None, pa.string())
 
+_token_features = lru_cache(maxsize=1 << 17)(usaddress.tokenFeatures)
+
+
+def _features_of(token: str) -> dict[str, object]:
+    """usaddress's features of one token, computed once per distinct token (a copy: the
+    tagger adds its neighbours' features to it)."""
+    return dict(_token_features(token))
+
+
+# usaddress recomputes every token's features in Python (regular expressions, set lookups)
+# on each parse, and they depend on the token alone; parsing is most of checking a CSV
+# campaign file's addresses (one template per new address shape). Results are unchanged:
+# the function is usaddress's own, cached (tests/test_hygiene_addresses.py compares whole
+# columns with scourgify).
+usaddress.tokenFeatures = _features_of
+
 # Token roles; a template's codes give each usaddress token the labels it must get.
 _NUMBER, _PRE, _NAME, _TYPE, _POST, _UNIT, _HASH, _ID, _HASH_ID = range(9)
 _CODES = ("A", "P", "N", "T", "D", "O", "H", "I", "HI")
