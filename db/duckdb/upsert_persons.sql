@@ -463,11 +463,14 @@ SELECT c.*, f.is_new,
                           ORDER BY c.zip5 IS NOT DISTINCT FROM f.zip5 DESC,
                                    c.rn) AS pick
 FROM (
-    SELECT DISTINCT ON (person_id, lower(street), zip5)
-           person_id, street, street2, city, state, zip5, zip4, address_raw, rn
-    FROM ups_src
-    WHERE coalesce(street, street2, city, state, zip5, zip4, address_raw) IS NOT NULL
-    ORDER BY person_id, lower(street), zip5, rn
+    -- DISTINCT ON (person_id, lower(street), zip5) ... ORDER BY rn, as the earliest row of
+    -- each found on the keys alone and then joined: the distinct carried every column.
+    SELECT s.person_id, s.street, s.street2, s.city, s.state, s.zip5, s.zip4, s.address_raw,
+           s.rn
+    FROM (SELECT min(rn) AS rn FROM ups_src
+          WHERE coalesce(street, street2, city, state, zip5, zip4, address_raw) IS NOT NULL
+          GROUP BY person_id, lower(street), zip5) d
+    JOIN ups_src s USING (rn)
 ) c
 JOIN ups_final f USING (person_id)
 WHERE f.is_new
