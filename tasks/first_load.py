@@ -126,13 +126,13 @@ class FirstLoad:
         self._writer = _Writer(self._pg)
         self._dir = tempfile.TemporaryDirectory(prefix="leadpipe-first-load-")
         # In memory (a file-backed database wrote every scratch table out: 1M rows took
-        # 99.5 s instead of 79.9 s); past memory_limit DuckDB spills to the folder. Never
-        # checkpointed: an in-memory database still checkpoints every 16 MB of changes by
-        # default, compressing every table again (a 58,000-row call spent 0.7 s of its
-        # 4.2 s in two such commits; the calls of 1M rows took 38.3 s instead of 46.8 s).
+        # 99.5 s instead of 79.9 s); past memory_limit DuckDB spills to the folder. Its
+        # checkpoints stay on: they cost a 58,000-row call 0.7 s of its 4.2 s, compressing
+        # every table again (DuckDB alone, the calls of 1M rows took 38.3 s instead of
+        # 46.8 s without them), but without them the tables stay uncompressed, and 10M rows
+        # ran out of DuckDB's memory sorting the people at the end (6.4 GB spilled).
         self._db = duckdb.connect(config={"memory_limit": memory_limit,
-                                          "temp_directory": self._dir.name,
-                                          "checkpoint_threshold": "1TB"})
+                                          "temp_directory": self._dir.name})
         self._run("state")
 
     def _run(self, section: str, **params: object) -> duckdb.DuckDBPyConnection:
