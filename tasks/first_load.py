@@ -127,10 +127,10 @@ class FirstLoad:
         self._dir = tempfile.TemporaryDirectory(prefix="leadpipe-first-load-")
         # In memory (a file-backed database wrote every scratch table out: 1M rows took
         # 99.5 s instead of 79.9 s); past memory_limit DuckDB spills to the folder. Its
-        # checkpoints stay on: they cost a 58,000-row call 0.7 s of its 4.2 s, compressing
-        # every table again (DuckDB alone, the calls of 1M rows took 38.3 s instead of
-        # 46.8 s without them), but without them the tables stay uncompressed, and 10M rows
-        # ran out of DuckDB's memory sorting the people at the end (6.4 GB spilled).
+        # checkpoints stay on: they compress every table again, which cost a 58,000-row call
+        # 0.7 s of its 4.2 s (DuckDB alone, the calls of 1M rows took 46.8 s with them and
+        # 38.3 s without), but without them the tables stay uncompressed, and 10M rows ran
+        # out of DuckDB's memory sorting the people at the end (6.4 GB spilled).
         self._db = duckdb.connect(config={"memory_limit": memory_limit,
                                           "temp_directory": self._dir.name})
         self._run("state")
