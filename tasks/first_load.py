@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import queue
 import re
 import tempfile
@@ -100,6 +101,10 @@ class FirstLoad:
 
     READ_ROWS = 50_000
     """Rows per chunk read, checked and staged; calls are made of whole chunks."""
+    CHUNKS_AHEAD = 8
+    """Staged chunks that may wait for the upsert (their upserted columns only): the reader
+    goes on through a call's upsert instead of stopping one chunk ahead of it."""
+    CORES_WHILE_READING = max(1, (os.cpu_count() or 2) - 1)
     CALL_ROWS = 1_000_000
     """Rows per call by default (`leadpipe migrate --first-load`, the benchmark). Each call
     reads every stored person's keys again, so fewer calls matter more as the load grows:
@@ -131,11 +136,27 @@ class FirstLoad:
         # 0.7 s of its 4.2 s (DuckDB alone, the calls of 1M rows took 46.8 s with them and
         # 38.3 s without), but without them the tables stay uncompressed, and 10M rows ran
         # out of DuckDB's memory sorting the people at the end (6.4 GB spilled).
+        # While the sources are read, the reader thread keeps one core busy: DuckDB takes the
+        # others, on two cores one thread (a second one mostly contended with the reader:
+        # the 1M benchmark's client CPU was 66.6 to 67.8 s with one, 76.0 to 81.5 s with two,
+        # three alternated runs each, wall time 64 to 66 s against 65 to 69 s); once every
+        # source is read it takes them all (`reading_done`).
         self._db = duckdb.connect(config={"memory_limit": memory_limit,
-                                          "temp_directory": self._dir.name})
+                                          "temp_directory": self._dir.name,
+                                          "threads": self.CORES_WHILE_READING})
+        self._read_all = threading.Event()
+        self._all_cores = False
         self._run("state")
 
+    def reading_done(self) -> None:
+        """Every source is read (called from the reader's thread): DuckDB may take every
+        core from its next call on."""
+        self._read_all.set()
+
     def _run(self, section: str, **params: object) -> duckdb.DuckDBPyConnection:
+        if not self._all_cores and self._read_all.is_set():
+            self._db.execute(f"SET threads = {os.cpu_count() or 2}")
+            self._all_cores = True
         result = self._db
         for statement in _sections()[section]:
             with self._profile.stage(f"{section}: {statement.label}"):
@@ -238,6 +259,7 @@ class FirstLoad:
 
     def finish(self) -> None:
         """Write the people, build the indexes again, set the sequences and commit."""
+        self.reading_done()
         self.flush()
         with self._profile.stage("finish: people"):
             for batch in self._db.execute(_out("persons")).to_arrow_reader(_COPY_ROWS):

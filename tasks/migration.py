@@ -32,7 +32,7 @@ from db.queries import sql
 from leadpipe.errors import UserError
 from leadpipe.stages import StageClock
 from tasks.copy import copy_arrow
-from tasks.first_load import FirstLoad
+from tasks.first_load import UPSERTED, FirstLoad
 from tasks.prefetch import prefetch
 from tasks.sources import RetryableSourceError, Source, SourceError, SourceKind
 from tasks.sources.columns import Synonyms
@@ -236,9 +236,10 @@ def _migrate(conn: psycopg.Connection, todo: list[Source], batch_rows: int,
                 read = stack.enter_context(contextlib.closing(prefetch(
                     _read_sources(_conninfo(conn), list(todo),
                                   loader.read_rows if loader else batch_rows, clock,
-                                  supersede))))
+                                  supersede, done=loader.reading_done if loader else None))))
                 items = stack.enter_context(contextlib.closing(prefetch(
-                    _staged(read, stager, clock, checkpoint=loader is not None))))
+                    _staged(read, stager, clock, checkpoint=loader is not None),
+                    depth=loader.CHUNKS_AHEAD if loader else 1)))
                 advance: Progress | None = None
                 while True:
                     with clock.stage("wait"):
@@ -293,10 +294,12 @@ def _migrate(conn: psycopg.Connection, todo: list[Source], batch_rows: int,
 
 
 def _read_sources(conninfo: str, sources: list[Source], batch_rows: int, clock: StageClock,
-                  supersede: set[str]) -> Iterator[_Item]:
+                  supersede: set[str], done: Callable[[], None] | None = None
+                  ) -> Iterator[_Item]:
     """Each source opened (its batch found or made, on a connection of this reader's own) and
     read and checked chunk by chunk after its checkpoint, in order. A source named in
-    `supersede` first gives up its interrupted runs (once).
+    `supersede` first gives up its interrupted runs (once). `done` is called once the last
+    source is read.
 
     Raises:
         _SourceDropped: reading a source failed with a network error.
@@ -320,6 +323,8 @@ def _read_sources(conninfo: str, sources: list[Source], batch_rows: int, clock: 
                     raise _SourceDropped(opened, exc) from exc
             if empty:
                 yield _Item(opened)
+    if done is not None:
+        done()
 
 
 def replay_batch(conn: psycopg.Connection, batch_id: int, synonyms: Synonyms, *,
@@ -489,7 +494,17 @@ def _staged(items: Iterator[_Item], stager: psycopg.Connection, clock: StageCloc
                 if checkpoint:
                     _checkpoint(stager, opened.batch_id, item.chunk[0])
                 stager.commit()
+            if checkpoint:
+                item = _Item(opened, _upserted_part(*item.chunk))
         yield item
+
+
+def _upserted_part(rows: pa.RecordBatch, checked: CheckedRows
+                   ) -> tuple[pa.RecordBatch, CheckedRows]:
+    """What a first load keeps of a staged chunk while it waits for its call: the row
+    numbers and the columns the upsert reads (the raw rows were most of a chunk)."""
+    return (rows.select(["row_number"]),
+            CheckedRows(checked.staged.select(UPSERTED), checked.findings))
 
 
 def _restage(conn: psycopg.Connection, batch_id: int, staged: pa.Table, findings: pa.Table,

@@ -4,6 +4,8 @@ dies before its write leaves no person and starts anew."""
 
 from __future__ import annotations
 
+import os
+
 import psycopg
 import pyarrow as pa
 import pytest
@@ -216,3 +218,24 @@ def test_calls_ramp_up_from_one_chunk_and_follow_the_row_counts_alone(
     assert one[:3] == [50, 100, 200] and all(n == 200 for n in one[3:-1]) and one[-1] <= 200
     assert len(two) > 1 and all(n == 200 for n in two[:-1]) and two[-1] <= 200
     assert sum(one) == runs[0].rows_read and sum(two) == runs[1].rows_read
+
+
+def test_duckdb_leaves_the_reader_a_core_until_every_source_is_read(
+        legacy: list[str], db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The first call starts while the reader still has sources to read (it can be at most
+    # CHUNKS_AHEAD and two chunks ahead); the last one, in finish, after it is done.
+    threads: list[int] = []
+    real = FirstLoad._run
+
+    def run_section(self: FirstLoad, section: str, **params: object) -> object:
+        result = real(self, section, **params)
+        if section == "rows":
+            threads.append(self._db.execute("SELECT current_setting('threads')").fetchone()[0])
+        return result
+
+    monkeypatch.setattr(FirstLoad, "_run", run_section)
+    monkeypatch.setattr(FirstLoad, "CORES_WHILE_READING", 1)
+    run(db_url, legacy, first_load=True)
+    every = os.cpu_count() or 2
+    assert threads[0] == 1 and threads[-1] == every
+    assert threads == sorted(threads) and set(threads) == {1, every}
