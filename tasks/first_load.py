@@ -104,7 +104,8 @@ class FirstLoad:
     CHUNKS_AHEAD = 8
     """Staged chunks that may wait for the upsert (their upserted columns only): the reader
     goes on through a call's upsert instead of stopping one chunk ahead of it."""
-    CORES_WHILE_READING = max(1, (os.cpu_count() or 2) - 1)
+    CORES = os.cpu_count() or 2
+    CORES_WHILE_READING = max(1, CORES - 1)
     CALL_ROWS = 1_000_000
     """Rows per call by default (`leadpipe migrate --first-load`, the benchmark). Each call
     reads every stored person's keys again, so fewer calls matter more as the load grows:
@@ -137,10 +138,10 @@ class FirstLoad:
         # 38.3 s without), but without them the tables stay uncompressed, and 10M rows ran
         # out of DuckDB's memory sorting the people at the end (6.4 GB spilled).
         # While the sources are read, the reader thread keeps one core busy: DuckDB takes the
-        # others, on two cores one thread (a second one mostly contended with the reader:
-        # the 1M benchmark's client CPU was 66.6 to 67.8 s with one, 76.0 to 81.5 s with two,
-        # three alternated runs each, wall time 64 to 66 s against 65 to 69 s); once every
-        # source is read it takes them all (`reading_done`).
+        # others, on two cores one thread (a second one mostly contended with the reader: in
+        # a one-off probe, DuckDB alone over the 1M benchmark's calls used 39.8 and 42.2 CPU
+        # s with one thread, 51.2 and 67.2 with two); once every source is read it takes
+        # them all (`reading_done`).
         self._db = duckdb.connect(config={"memory_limit": memory_limit,
                                           "temp_directory": self._dir.name,
                                           "threads": self.CORES_WHILE_READING})
@@ -155,7 +156,7 @@ class FirstLoad:
 
     def _run(self, section: str, **params: object) -> duckdb.DuckDBPyConnection:
         if not self._all_cores and self._read_all.is_set():
-            self._db.execute(f"SET threads = {os.cpu_count() or 2}")
+            self._db.execute(f"SET threads = {self.CORES}")
             self._all_cores = True
         result = self._db
         for statement in _sections()[section]:

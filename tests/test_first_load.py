@@ -4,8 +4,6 @@ dies before its write leaves no person and starts anew."""
 
 from __future__ import annotations
 
-import os
-
 import psycopg
 import pyarrow as pa
 import pytest
@@ -236,6 +234,6 @@ def test_duckdb_leaves_the_reader_a_core_until_every_source_is_read(
     monkeypatch.setattr(FirstLoad, "_run", run_section)
     monkeypatch.setattr(FirstLoad, "CORES_WHILE_READING", 1)
     run(db_url, legacy, first_load=True)
-    every = os.cpu_count() or 2
+    every = FirstLoad.CORES
     assert threads[0] == 1 and threads[-1] == every
     assert threads == sorted(threads) and set(threads) == {1, every}
