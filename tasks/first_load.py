@@ -91,6 +91,8 @@ class FirstLoad:
             one). The first calls of a load ramp up to it from `read_rows`, doubling, so
             that DuckDB starts once one chunk is read rather than a whole call.
         memory_limit: DuckDB's memory limit (it spills to a temporary directory past it).
+        compact_bytes: the size of the load's tables (in memory and spilled) past which a
+            call ends with a checkpoint (`COMPACT_BYTES`).
         profile: collects seconds per statement of the SQL file (as "section: start").
 
     Raises:
@@ -106,6 +108,13 @@ class FirstLoad:
     goes on through a call's upsert instead of stopping one chunk ahead of it."""
     CORES = os.cpu_count() or 2
     CORES_WHILE_READING = max(1, CORES - 1)
+    COMPACT_BYTES = 1_200_000_000
+    """DuckDB's tables stay uncompressed until a checkpoint compresses them; its automatic
+    ones (every 16 MB written) recompressed the scratch tables of every pass: in a one-off
+    probe (DuckDB alone over the 1M benchmark's calls, alternated) the calls took 63.7 and
+    63.1 s with them, 49.5 and 50.3 s without. Without any, 10M rows had run out of memory
+    sorting the people at the end (6.4 GB spilled), so a call checkpoints once the tables
+    pass this size (1M rows end at 670 MB, and never do; a checkpoint at 630 MB took 3.5 s)."""
     CALL_ROWS = 1_000_000
     """Rows per call by default (`leadpipe migrate --first-load`, the benchmark). Each call
     reads every stored person's keys again, so fewer calls matter more as the load grows:
@@ -115,7 +124,8 @@ class FirstLoad:
     1,516 MB for 1M rows)."""
 
     def __init__(self, conninfo: str, *, call_rows: int = CALL_ROWS,
-                 memory_limit: str = "600MB", profile: StageClock | None = None) -> None:
+                 memory_limit: str = "600MB", compact_bytes: int = COMPACT_BYTES,
+                 profile: StageClock | None = None) -> None:
         self._pg = psycopg.connect(conninfo)
         try:
             self._next_ids = _open_load(self._pg)
@@ -133,10 +143,7 @@ class FirstLoad:
         self._dir = tempfile.TemporaryDirectory(prefix="leadpipe-first-load-")
         # In memory (a file-backed database wrote every scratch table out: 1M rows took
         # 99.5 s instead of 79.9 s); past memory_limit DuckDB spills to the folder. Its
-        # checkpoints stay on: they compress every table again, which cost a 58,000-row call
-        # 0.7 s of its 4.2 s (DuckDB alone, the calls of 1M rows took 46.8 s with them and
-        # 38.3 s without), but without them the tables stay uncompressed, and 10M rows ran
-        # out of DuckDB's memory sorting the people at the end (6.4 GB spilled).
+        # automatic checkpoints are off (`_compact` checkpoints when the tables grow large).
         # While the sources are read, the reader thread keeps one core busy: DuckDB takes the
         # others, on two cores one thread (a second one mostly contended with the reader: in
         # a one-off probe, DuckDB alone over the 1M benchmark's calls used 39.8 and 42.2 CPU
@@ -144,7 +151,10 @@ class FirstLoad:
         # them all (`reading_done`).
         self._db = duckdb.connect(config={"memory_limit": memory_limit,
                                           "temp_directory": self._dir.name,
-                                          "threads": self.CORES_WHILE_READING})
+                                          "threads": self.CORES_WHILE_READING,
+                                          "checkpoint_threshold": "1TB"})
+        self.compact_bytes = compact_bytes
+        self.checkpoints = 0
         self._read_all = threading.Event()
         self._all_cores = False
         self._run("state")
@@ -244,7 +254,17 @@ class FirstLoad:
                 [[batch_id, "INSERT", inserted, json.dumps(details)],
                  [batch_id, "UPDATE", updated, json.dumps(details)]])
         self._send()
+        self._compact()
         return inserted, updated, matched, unchanged
+
+    def _compact(self) -> None:
+        """Checkpoint (compress every table) once the tables pass `compact_bytes`."""
+        held = self._scalar("SELECT sum(memory_usage_bytes + temporary_storage_bytes) "
+                            "FROM duckdb_memory() WHERE tag = 'IN_MEMORY_TABLE'")
+        if held > self.compact_bytes:
+            with self._profile.stage("checkpoint"):
+                self._db.execute("CHECKPOINT")
+            self.checkpoints += 1
 
     def _send(self) -> None:
         """Hand the call's child rows, lineage and audit to the writer, with their ids, and

@@ -92,7 +92,10 @@ def test_a_first_load_leaves_the_tables_of_the_chunked_upsert(
 CALLS = [(1, 1, 6), (1, 1, 6), (2, 1, 150), (2, 151, 420), (3, 1, 200), (3, 201, 420)]
 
 
-def test_each_call_equals_upsert_persons(db_url: str, empty_db: str) -> None:
+@pytest.mark.parametrize("compact_bytes", [FirstLoad.COMPACT_BYTES, 0])
+def test_each_call_equals_upsert_persons(db_url: str, empty_db: str,
+                                         compact_bytes: int) -> None:
+    # (compact_bytes 0: every call ends with a checkpoint, which changes no result)
     migrate.upgrade(empty_db)
     people = realistic_rows(120)
     staged = {1: ROUTED, 2: people[:420], 3: list(reversed(people))[:420]}
@@ -102,7 +105,7 @@ def test_each_call_equals_upsert_persons(db_url: str, empty_db: str) -> None:
             stage(conn, number, rows)
         conn.commit()
         target.commit()
-        loader = FirstLoad(db_url)
+        loader = FirstLoad(db_url, compact_bytes=compact_bytes)
         for batch, first, last in CALLS:
             expected = conn.execute("SELECT * FROM upsert_persons(%s, %s, %s)",
                                     (batch, first, last)).fetchone()
@@ -111,6 +114,7 @@ def test_each_call_equals_upsert_persons(db_url: str, empty_db: str) -> None:
         conn.commit()
         loader.finish()
         loader.close()
+    assert loader.checkpoints == (len(CALLS) if compact_bytes == 0 else 0)
     expected, got = tables(empty_db), tables(db_url)
     for name in ("persons", "phone_numbers", "email_addresses", "addresses",
                  "person_lineage", "audit", "queued", "next_person"):
