@@ -21,6 +21,7 @@ import queue
 import re
 import tempfile
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -29,6 +30,7 @@ import duckdb
 import psycopg
 import pyarrow as pa
 
+from db.queries import sql
 from leadpipe.errors import UserError
 from leadpipe.stages import StageClock
 from tasks.copy import copy_arrow
@@ -132,6 +134,7 @@ class FirstLoad:
         except BaseException:
             self._pg.close()
             raise
+        self._first_person = self._next_ids["persons"]
         self._calls = 0
         self.call_rows = call_rows
         self.read_rows = min(call_rows, self.READ_ROWS)
@@ -282,11 +285,15 @@ class FirstLoad:
         """Write the people, build the indexes again, set the sequences and commit."""
         self.reading_done()
         self.flush()
+        # (queued by the writer while DuckDB sorts the people)
+        self._writer.execute(sql("first_load_queue_people"), {
+            "first_id": self._first_person, "last_id": self._next_ids["persons"] - 1})
         with self._profile.stage("finish: people"):
             for batch in self._db.execute(_out("persons")).to_arrow_reader(_COPY_ROWS):
                 self._writer.put("persons", batch)
         with self._profile.stage("finish: writes done"):
             self._writer.close()
+        self._pg.execute(sql("first_load_queue_restore"))
         with self._profile.stage("finish: indexes built"):
             self._pg.execute("SET LOCAL session_replication_role = DEFAULT")
             self._pg.execute("SELECT dedup_restore_indexes()")
@@ -321,16 +328,18 @@ def _open_load(conn: psycopg.Connection) -> dict[str, int]:
     conn.execute("SET LOCAL maintenance_work_mem = '256MB'")
     conn.execute("SET LOCAL session_replication_role = replica")
     conn.execute(f"SELECT dedup_suspend_indexes({regclasses})")
+    conn.execute(sql("first_load_queue_suspend"))
     return next_ids
 
 
 class _Writer:
-    """COPYs tables into the load's transaction in a thread; an error there is raised at the
-    next `put` or at `close`."""
+    """COPYs tables into the load's transaction in a thread (and runs statements there, in
+    turn with them); an error there is raised at the next `put` or `execute`, or at
+    `close`."""
 
     def __init__(self, conn: psycopg.Connection) -> None:
         self._conn = conn
-        self._queue: queue.Queue[tuple[str, pa.Table | pa.RecordBatch] | None] = \
+        self._queue: queue.Queue[Callable[[psycopg.Connection], object] | None] = \
             queue.Queue(maxsize=4)
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._work, name="first-load-writer",
@@ -338,11 +347,10 @@ class _Writer:
         self._thread.start()
 
     def _work(self) -> None:
-        while (item := self._queue.get()) is not None:
+        while (work := self._queue.get()) is not None:
             if self._error is None:
-                table, data = item
                 try:
-                    copy_arrow(self._conn, table, data)
+                    work(self._conn)
                 except BaseException as exc:  # raised in the loading thread
                     self._error = exc
 
@@ -352,7 +360,11 @@ class _Writer:
 
     def put(self, table: str, data: pa.Table | pa.RecordBatch) -> None:
         self._raise()
-        self._queue.put((table, data))
+        self._queue.put(lambda conn: copy_arrow(conn, table, data))
+
+    def execute(self, statement: str, params: dict[str, object]) -> None:
+        self._raise()
+        self._queue.put(lambda conn: conn.execute(statement, params))
 
     def close(self, *, raising: bool = True) -> None:
         if self._thread.is_alive():

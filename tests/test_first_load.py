@@ -85,6 +85,12 @@ def test_a_first_load_leaves_the_tables_of_the_chunked_upsert(
     for name in TABLES:
         assert got[name] == expected[name], name
     assert sum(r["rows_read"] for r in loaded) == 4000
+    # The load queued its people itself, and turned the queue's triggers back on.
+    with psycopg.connect(db_url) as conn:
+        assert conn.execute(
+            "SELECT tgname, tgenabled FROM pg_trigger WHERE tgname LIKE '%dedup_queue_insert' "
+            "ORDER BY 1").fetchall() == [("addresses_dedup_queue_insert", "A"),
+                                         ("persons_dedup_queue_insert", "A")]
 
 
 # Rows a call routes again (ROUTED: a second pass), the realistic rows of many people in
