@@ -93,8 +93,8 @@ class FirstLoad:
             one). The first calls of a load ramp up to it from `read_rows`, doubling, so
             that DuckDB starts once one chunk is read rather than a whole call.
         memory_limit: DuckDB's memory limit (it spills to a temporary directory past it).
-        compact_bytes: the size of the load's tables (in memory and spilled) past which a
-            call ends with a checkpoint (`COMPACT_BYTES`).
+        compact_bytes: how much the load's tables (in memory and spilled) may grow after a
+            checkpoint before a call ends with the next (`COMPACT_BYTES`).
         profile: collects seconds per statement of the SQL file (as "section: start").
 
     Raises:
@@ -112,11 +112,13 @@ class FirstLoad:
     CORES_WHILE_READING = max(1, CORES - 1)
     COMPACT_BYTES = 1_200_000_000
     """DuckDB's tables stay uncompressed until a checkpoint compresses them; its automatic
-    ones (every 16 MB written) recompressed the scratch tables of every pass: in a one-off
+    ones (every 16 MB written) compressed the tables again and again: in a one-off
     probe (DuckDB alone over the 1M benchmark's calls, alternated) the calls took 63.7 and
     63.1 s with them, 49.5 and 50.3 s without. Without any, 10M rows had run out of memory
     sorting the people at the end (6.4 GB spilled), so a call checkpoints once the tables
-    pass this size (1M rows end at 670 MB, and never do; a checkpoint at 630 MB took 3.5 s)."""
+    grew by this much since the last (1M rows end at 670 MB, and never do; a checkpoint at
+    630 MB took 3.5 s). Checkpointing every call once the tables passed this size in all
+    had spent 176 s of a 1,512 s 10M run."""
     CALL_ROWS = 1_000_000
     """Rows per call by default (`leadpipe migrate --first-load`, the benchmark). Each call
     reads every stored person's keys again, so fewer calls matter more as the load grows:
@@ -158,6 +160,7 @@ class FirstLoad:
                                           "checkpoint_threshold": "1TB"})
         self.compact_bytes = compact_bytes
         self.checkpoints = 0
+        self._compacted = 0
         self._read_all = threading.Event()
         self._all_cores = False
         self._run("state")
@@ -260,14 +263,24 @@ class FirstLoad:
         self._compact()
         return inserted, updated, matched, unchanged
 
-    def _compact(self) -> None:
-        """Checkpoint (compress every table) once the tables pass `compact_bytes`."""
-        held = self._scalar("SELECT sum(memory_usage_bytes + temporary_storage_bytes) "
+    def _held(self) -> int:
+        return self._scalar("SELECT sum(memory_usage_bytes + temporary_storage_bytes) "
                             "FROM duckdb_memory() WHERE tag = 'IN_MEMORY_TABLE'")
-        if held > self.compact_bytes:
-            with self._profile.stage("checkpoint"):
-                self._db.execute("CHECKPOINT")
-            self.checkpoints += 1
+
+    def _compact(self) -> None:
+        """Checkpoint (compress the tables) once they grew by `compact_bytes` since the last.
+        The call's scratch tables go first: the next call makes its own, and compressing
+        them was work thrown away."""
+        if self._held() - self._compacted <= self.compact_bytes:
+            return
+        with self._profile.stage("checkpoint"):
+            for (table,) in self._db.execute(
+                    "SELECT table_name FROM duckdb_tables() WHERE starts_with(table_name, 'ups_')"
+            ).fetchall():
+                self._db.execute(f"DROP TABLE {table}")
+            self._db.execute("CHECKPOINT")
+        self._compacted = self._held()
+        self.checkpoints += 1
 
     def _send(self) -> None:
         """Hand the call's child rows, lineage and audit to the writer, with their ids, and
