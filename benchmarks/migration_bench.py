@@ -97,9 +97,9 @@ def bench(args: argparse.Namespace, prepare: Callable[[str], None] | None = None
     tenant = tenant_config.load("demo")
     server, name, url = scratch_database()
     clock, profile = StageClock(), StageClock(label="first load")
+    # Each source's run and the seconds into the migration at which it ended (in a first
+    # load every run ends with the write, at the end).
     runs: list[tuple[SourceRun, float]] = []
-    """Each source's run and the seconds into the migration at which it ended (in a first
-    load every run ends with the write, at the end)."""
     try:
         migrate.upgrade(url)
         if prepare:

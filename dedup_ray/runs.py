@@ -2,9 +2,9 @@
 
 A run is one transaction under an advisory lock (one run or operator change at a time):
 
-1. read: every person (``full``), or the people queued in ``dedup_queue`` by the triggers
-   on ``persons`` and ``addresses`` plus what they can affect, found through
-   `PostgresKeyStore` (``incremental``, a cost that follows the queue);
+1. read: every person (``full``), or the people queued in ``dedup_queue`` (by the triggers
+   on ``persons`` and ``addresses``, or by a first load) plus what they can affect, found
+   through `PostgresKeyStore` (``incremental``, a cost that follows the queue);
 2. the core (`dedup_ray.run` / `dedup_ray.run_incremental`), honouring the pairs operators
    separated (``dedup_exclusions``); golden ids stay put, as the core breaks ties in
    favour of the stored golden record;
