@@ -338,11 +338,32 @@ def _open_load(conn: psycopg.Connection) -> dict[str, int]:
                         "this role may not (it needs to set session_replication_role); "
                         "migrate without --first-load")
     next_ids = {t: _next_id(conn, t) for t in PERSON_TABLES}
+    _truncate_empty(conn)
     conn.execute("SET LOCAL maintenance_work_mem = '256MB'")
     conn.execute("SET LOCAL session_replication_role = replica")
     conn.execute(f"SELECT dedup_suspend_indexes({regclasses})")
     conn.execute(sql("first_load_queue_suspend"))
     return next_ids
+
+
+def _truncate_empty(conn: psycopg.Connection) -> bool:
+    """TRUNCATE the (empty) person tables, with the tables that reference them when those
+    are empty too; whether it did.
+
+    The tables then get new files in the load's transaction, and on a server with
+    `wal_level = minimal` (the embedded one) PostgreSQL writes no WAL for what the load
+    COPYs into them: it syncs the files at commit instead. On other servers nothing
+    changes. A referencing table that holds rows (an opt-out not matched to anyone, say)
+    must not be emptied: the load then writes its tables through the WAL as before. The
+    truncated tables stay locked until the load ends, as the person tables already are.
+    """
+    referencing = [t for (t,) in conn.execute(sql("first_load_referencing"),
+                                              {"tables": list(PERSON_TABLES)}).fetchall()]
+    if any(conn.execute(f"SELECT EXISTS (SELECT 1 FROM {t})").fetchone()[0]
+           for t in referencing):
+        return False
+    conn.execute(f"TRUNCATE {', '.join((*PERSON_TABLES, *referencing))}")
+    return True
 
 
 class _Writer:

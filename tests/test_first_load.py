@@ -93,6 +93,27 @@ def test_a_first_load_leaves_the_tables_of_the_chunked_upsert(
                                          ("persons_dedup_queue_insert", "A")]
 
 
+@pytest.mark.parametrize("opted_out", [False, True])
+def test_a_first_load_writes_new_files_unless_a_referencing_table_holds_rows(
+        legacy: list[str], db_url: str, opted_out: bool) -> None:
+    # New files (TRUNCATE) take no WAL on a minimal-WAL server; an opt-out nobody matched yet
+    # must survive the load, so then the tables are filled as they stand.
+    with psycopg.connect(db_url) as conn:
+        if opted_out:
+            conn.execute("INSERT INTO opt_outs (channel, contact_value, source) "
+                         "VALUES ('email', 'ann@example.com', 'test')")
+        files = conn.execute("SELECT pg_relation_filenode('persons'), "
+                             "pg_relation_filenode('mail_pieces')").fetchone()
+    (loaded,) = run(db_url, legacy[:1], first_load=True)
+    with psycopg.connect(db_url) as conn:
+        assert conn.execute("SELECT count(*) FROM persons").fetchone()[0] == loaded["inserted"]
+        assert conn.execute("SELECT contact_value FROM opt_outs").fetchall() == (
+            [("ann@example.com",)] if opted_out else [])
+        now = conn.execute("SELECT pg_relation_filenode('persons'), "
+                           "pg_relation_filenode('mail_pieces')").fetchone()
+    assert [a != b for a, b in zip(files, now, strict=True)] == [not opted_out] * 2
+
+
 # Rows a call routes again (ROUTED: a second pass), the realistic rows of many people in
 # several calls, and a call repeated (it changes nothing).
 CALLS = [(1, 1, 6), (1, 1, 6), (2, 1, 150), (2, 151, 420), (3, 1, 200), (3, 201, 420)]
