@@ -1,5 +1,6 @@
 -- One stored raw row of a migrated batch, to learn its source's column names: a finding's
--- raw row keeps the source's column order (text), a staged row's jsonb does not.
+-- raw row keeps the source's column order (text); so does a staged row's json, but rows
+-- staged before it was json were jsonb, which sorts keys.
 SELECT raw
 FROM ((SELECT raw_row AS raw, 0 AS preference
        FROM import_errors

@@ -1,11 +1,12 @@
 -- A migrated batch's rows as they are kept (replay): loaded rows from stg_person, rejected
 -- rows from the raw row of their ERROR finding, in row_number order after a key, as CSV.
--- A rejected row's source key is its row number, as every source keys its rows.
+-- A rejected row's source key is its row number, as every source keys its rows. A staged
+-- row's raw json goes out as jsonb's text: one line, whatever whitespace it was kept with.
 COPY (
     SELECT row_number, source_key, raw
     FROM (
         SELECT s.row_number, coalesce(s.source_key, s.row_number::text) AS source_key,
-               s.raw::text AS raw
+               s.raw::jsonb::text AS raw
         FROM stg_person s
         WHERE NOT %(errors_only)s
           AND s.batch_id = %(batch_id)s AND s.row_number > %(after)s

@@ -1,7 +1,7 @@
 """A migrated batch read back from the database: the rows its source delivered, as kept.
 
 Every row a legacy migration read is kept whole: a loaded row in `stg_person.raw`
-(jsonb), a rejected row in the `raw_row` of its findings (text), each a JSON object
+(json), a rejected row in the `raw_row` of its findings (text), each a JSON object
 of the source's own column name -> text value. Reading those objects back through
 the same `BatchShape` (the tenant's header synonyms) gives the batches the original
 source gave, so a batch can be processed again (`leadpipe replay`) without its file
@@ -10,9 +10,9 @@ row keeps its stored source key; a rejected row's key is its row number, which i
 what every source uses (a MySQL primary key is its row number, a file row's key is
 its row number).
 
-Column order comes from a finding's raw text when the batch has one (jsonb sorts
-keys): the order decides nothing but the key order of a rejected row's raw text,
-which is then written back exactly as it was.
+Column order comes from a finding's raw text when the batch has one (rows staged while
+`raw` was jsonb have their keys sorted): the order decides nothing but the key order of
+a rejected row's raw text, which is then written back exactly as it was.
 """
 
 from __future__ import annotations
