@@ -249,3 +249,35 @@ def test_unreachable_errors_hide_the_password():
     with pytest.raises(RetryableSourceError) as error:
         MysqlSource("mysql://root:s3cret@127.0.0.1:1/crm", SYNONYMS)
     assert "s3cret" not in str(error.value)
+
+
+def test_packed_rows_read_as_the_columns_do(contacts, mariadb_url):
+    # Rows come packed in one value unless a value holds the separator (that batch is read
+    # column by column) or a column's text differs inside CONCAT (a FLOAT: never packed).
+    url, _ = contacts
+    database = MysqlLocation.parse(url).database
+    with _admin(mariadb_url) as admin, admin.cursor() as cursor:
+        cursor.execute(f"CREATE TABLE `{database}`.mixed (id int PRIMARY KEY, "
+                       "email varchar(40), city varchar(20) CHARACTER SET latin1, "
+                       "created_at datetime, note text)")
+        cursor.execute(f"INSERT INTO `{database}`.mixed VALUES "
+                       "(1, 'a\x1fb@example.com', 'Zürich', '2020-01-02 03:04:05', NULL), "
+                       "(2, '', NULL, NULL, 'ß'), "
+                       "(3, 'c@example.com', 'Köln', '2021-05-06 00:00:00', ''), "
+                       "(4, NULL, '', NULL, NULL)")
+        cursor.execute(f"CREATE TABLE `{database}`.measured (id int PRIMARY KEY, "
+                       "email varchar(40), score float)")
+        cursor.execute(f"INSERT INTO `{database}`.measured VALUES (7, 'd@example.com', 1.1)")
+    mixed = open_source(url + ".mixed", TENANT)
+    measured = open_source(url + ".measured", TENANT)
+    assert (mixed._select_packed is None, measured._select_packed is None) == (False, True)
+    raw = [json.loads(r) for r in _read(url + ".mixed", batch_rows=2).column("raw").to_pylist()]
+    assert raw == [
+        {"id": "1", "email": "a\x1fb@example.com", "city": "Zürich",
+         "created_at": "2020-01-02 03:04:05", "note": None},
+        {"id": "2", "email": "", "city": None, "created_at": None, "note": "ß"},
+        {"id": "3", "email": "c@example.com", "city": "Köln",
+         "created_at": "2021-05-06 00:00:00", "note": ""},
+        {"id": "4", "email": None, "city": "", "created_at": None, "note": None}]
+    assert [json.loads(r) for r in _read(url + ".measured").column("raw").to_pylist()] == [
+        {"id": "7", "email": "d@example.com", "score": "1.1"}]
