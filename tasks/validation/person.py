@@ -121,4 +121,6 @@ def check_person(rows: pa.RecordBatch, source_system: str) -> CheckedRows:
         "source_updated_at": pc.coalesce(stamps["updated_at"], stamps["created_at"]),
         "raw": rows.column("raw"),
     })
-    return CheckedRows(staged.filter(pc.invert(findings.rejected)), findings)
+    if pc.any(findings.rejected).as_py():
+        staged = staged.filter(pc.invert(findings.rejected))
+    return CheckedRows(staged, findings)
