@@ -268,3 +268,22 @@ def test_duckdb_leaves_the_reader_a_core_until_every_source_is_read(
     every = FirstLoad.CORES
     assert threads[0] == 1 and threads[-1] == every
     assert threads == sorted(threads) and set(threads) == {1, every}
+
+
+@pytest.mark.parametrize("max_bytes", [1, first_load._Writer.MAX_BYTES])
+def test_the_writer_copies_in_order_and_raises_its_error(db_url: str, max_bytes: int,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    # (max_bytes 1: each table waits until the one before is written)
+    monkeypatch.setattr(first_load._Writer, "MAX_BYTES", max_bytes)
+    with psycopg.connect(db_url) as conn:
+        conn.execute("CREATE TABLE written (n bigint)")
+        writer = first_load._Writer(conn)
+        for start in range(0, 50, 10):
+            writer.put("written", pa.table({"n": pa.array(range(start, start + 10), pa.int64())}))
+        writer.execute("INSERT INTO written VALUES (%(n)s)", {"n": 50})
+        writer.close()
+        assert [n for (n,) in conn.execute("SELECT n FROM written").fetchall()] == list(range(51))
+        failing = first_load._Writer(conn)
+        failing.put("no_such_table", pa.table({"n": pa.array([1], pa.int64())}))
+        with pytest.raises(psycopg.errors.UndefinedTable):
+            failing.close()
