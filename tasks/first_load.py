@@ -27,6 +27,7 @@ from functools import cache
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import psycopg
 import pyarrow as pa
 
@@ -288,10 +289,12 @@ class FirstLoad:
         """Hand the call's child rows, lineage and audit to the writer, with their ids, and
         keep of the child rows what later calls read."""
         for table in SENT_PER_CALL:
-            params = {"first_id": self._next_ids[table]} if table in self._next_ids else None
             with self._profile.stage(f"send: {table}"):
-                data = self._db.execute(_out(table), params).to_arrow_table()
-            if params:
+                data = self._db.execute(_out(table)).to_arrow_table()
+            if table in self._next_ids:
+                first = self._next_ids[table]
+                data = data.add_column(0, "id", pa.array(
+                    np.arange(first, first + data.num_rows, dtype=np.int64)))
                 self._next_ids[table] += data.num_rows
             self._writer.put(table, data)
         self._run("kept")

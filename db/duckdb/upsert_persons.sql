@@ -5,8 +5,8 @@
 -- what PostgreSQL needed to be fast (index probes, planner settings, checks skipped, temporary
 -- tables analyzed): here every statement is a vectorized hash join or aggregate.
 --
--- Parameters: $batch, $pass, $next_id (the first new person id), $file; $first_id (out_*:
--- a table's next identity value). tasks/first_load.py runs the sections and the loop.
+-- Parameters: $batch, $pass, $next_id (the first new person id), $file. tasks/first_load.py
+-- runs the sections and the loop.
 
 -- name: state
 -- nullif(trim(x, ' '), '') that leaves alone the values with nothing to trim (nearly all:
@@ -590,10 +590,12 @@ FROM (SELECT count(*) FILTER (WHERE action = 'insert') AS inserts,
              count(*) FILTER (WHERE action = 'update') AS updates
       FROM ups_actions GROUP BY rn) a;
 
--- The rows as PostgreSQL gets them (tasks/first_load.py), with the ids the calls of
--- upsert_persons give them ($first_id: the table's next identity value): the people by id,
--- at the end; a call's child rows per pass by person and pick, its lineage per pass by row,
--- its audit INSERT before UPDATE (the audit's ids are left to PostgreSQL).
+-- The rows as PostgreSQL gets them (tasks/first_load.py), in the order the calls of
+-- upsert_persons insert them: the people by id, at the end; a call's child rows per pass by
+-- person and pick, its lineage per pass by row (their ids, numbered in that order from the
+-- table's next identity value, are added by tasks/first_load.py: a window for them here
+-- sorted the rows a second time), its audit INSERT before UPDATE (the audit's ids are left
+-- to PostgreSQL).
 
 -- name: out_persons
 SELECT id, first_name, middle_name, last_name, name_suffix, full_name_raw, primary_email,
@@ -602,27 +604,23 @@ SELECT id, first_name, middle_name, last_name, name_suffix, full_name_raw, prima
 FROM persons ORDER BY id;
 
 -- name: out_phone_numbers
-SELECT $first_id + row_number() OVER (ORDER BY pass, person_id, pick) - 1 AS id,
-       person_id, phone_raw, phone_e164, is_primary, source_batch_id
-FROM phone_numbers ORDER BY id;
+SELECT person_id, phone_raw, phone_e164, is_primary, source_batch_id
+FROM phone_numbers ORDER BY pass, person_id, pick;
 
 -- name: out_email_addresses
-SELECT $first_id + row_number() OVER (ORDER BY pass, person_id, pick) - 1 AS id,
-       person_id, email, is_valid, is_primary, source_batch_id
-FROM email_addresses ORDER BY id;
+SELECT person_id, email, is_valid, is_primary, source_batch_id
+FROM email_addresses ORDER BY pass, person_id, pick;
 
 -- name: out_addresses
-SELECT $first_id + row_number() OVER (ORDER BY pass, person_id, pick) - 1 AS id,
-       person_id, street, street2, city, state, zip, zip4, address_raw, is_primary,
+SELECT person_id, street, street2, city, state, zip, zip4, address_raw, is_primary,
        source_batch_id
-FROM addresses ORDER BY id;
+FROM addresses ORDER BY pass, person_id, pick;
 
 -- name: out_person_lineage
-SELECT $first_id + row_number() OVER (ORDER BY pass, source_row_number) - 1 AS id,
-       person_id, batch_id, source_file, source_row_number, source_key, action,
+SELECT person_id, batch_id, source_file, source_row_number, source_key, action,
        CASE WHEN fields = '' THEN []::text[] ELSE string_split(fields, ',') END AS fields,
        merge_reason
-FROM person_lineage ORDER BY id;
+FROM person_lineage ORDER BY pass, source_row_number;
 
 -- name: out_import_audit_log
 SELECT batch_id, operation, record_count, details::text AS details
