@@ -563,22 +563,22 @@ SELECT person_id, lower(email), phone, lower(last_name), lower(first_name), zip5
 FROM ups_final;
 DELETE FROM ups_moved;
 DELETE FROM ups_regroup;
+-- (the new people's keys, and the changed people's keys before and after: one join)
 INSERT INTO ups_moved
-SELECT lower(f.email), f.phone, lower(f.last_name), lower(f.first_name), f.zip5
-FROM ups_final f JOIN ups_base b USING (person_id)
-WHERE f.is_new
-   OR lower(f.email) IS DISTINCT FROM lower(b.email) OR f.phone IS DISTINCT FROM b.phone
-   OR lower(f.last_name) IS DISTINCT FROM lower(b.last_name)
-   OR lower(f.first_name) IS DISTINCT FROM lower(b.first_name)
-   OR f.zip5 IS DISTINCT FROM b.zip5
-UNION ALL
-SELECT lower(b.email), b.phone, lower(b.last_name), lower(b.first_name), b.zip5
-FROM ups_final f JOIN ups_base b USING (person_id)
-WHERE NOT f.is_new
-  AND (lower(f.email) IS DISTINCT FROM lower(b.email) OR f.phone IS DISTINCT FROM b.phone
+WITH j AS MATERIALIZED (
+    SELECT f.is_new, lower(f.email) AS fe, f.phone AS fp, lower(f.last_name) AS fl,
+           lower(f.first_name) AS ff, f.zip5 AS fz, lower(b.email) AS be, b.phone AS bp,
+           lower(b.last_name) AS bl, lower(b.first_name) AS bf, b.zip5 AS bz
+    FROM ups_final f JOIN ups_base b USING (person_id)
+    WHERE f.is_new
+       OR lower(f.email) IS DISTINCT FROM lower(b.email) OR f.phone IS DISTINCT FROM b.phone
        OR lower(f.last_name) IS DISTINCT FROM lower(b.last_name)
        OR lower(f.first_name) IS DISTINCT FROM lower(b.first_name)
-       OR f.zip5 IS DISTINCT FROM b.zip5);
+       OR f.zip5 IS DISTINCT FROM b.zip5
+)
+SELECT fe, fp, fl, ff, fz FROM j
+UNION ALL
+SELECT be, bp, bl, bf, bz FROM j WHERE NOT is_new;
 INSERT INTO ups_regroup SELECT rn FROM ups_src WHERE is_new;
 
 -- name: counts
