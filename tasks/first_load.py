@@ -202,8 +202,13 @@ class FirstLoad:
         self._rows_read += read
         self._pending_batch = (batch_id, filename)
         target = min(self.call_rows, self.read_rows * 2 ** self._calls)
-        if sum(chunk[1] for chunk in self._pending) >= target:
+        if self._pending_rows >= target:
             self.flush()
+
+    @property
+    def _pending_rows(self) -> int:
+        """Rows read of the call in hand."""
+        return sum(chunk[1] for chunk in self._pending)
 
     def flush(self) -> None:
         """Upsert the call in hand, if any."""
@@ -310,8 +315,7 @@ class FirstLoad:
         rows the builds left at the end took 16.5 s (all of them had taken 96 s).
         """
         self.reading_done()
-        pending = sum(chunk[1] for chunk in self._pending)
-        if pending * 4 <= self._rows_read:
+        if self._pending_rows * 4 <= self._rows_read:
             self._writer.execute(sql("first_load_child_indexes"),
                                  {"tables": list(PERSON_TABLES[1:])})
         with self._profile.stage("finish: last call"):
@@ -377,13 +381,12 @@ def _truncate_empty(conn: psycopg.Connection) -> None:
     tables through the WAL as before. The truncated tables stay locked until the load
     ends, as the person tables already are.
     """
-    referencing = [t for (t,) in conn.execute(sql("first_load_referencing"),
-                                              {"tables": list(PERSON_TABLES)}).fetchall()]
-    tables = (*PERSON_TABLES, *referencing)
-    held = [t for t in referencing
-            if conn.execute(f"SELECT EXISTS (SELECT 1 FROM {t})").fetchone()[0]]
-    barred = [t for t in tables if not conn.execute(
-        "SELECT has_table_privilege(%s, 'TRUNCATE')", (t,)).fetchone()[0]]
+    found = conn.execute(sql("first_load_referencing"),
+                         {"tables": list(PERSON_TABLES)}).fetchall()
+    tables = [t for t, _ in found]
+    barred = [t for t, allowed in found if not allowed]
+    held = [t for t in tables if t not in PERSON_TABLES
+            and conn.execute(f"SELECT EXISTS (SELECT 1 FROM {t})").fetchone()[0]]
     if held or barred:
         log.info("first load: the person tables are written through the WAL (%s)",
                  f"{', '.join(held)} hold rows" if held else

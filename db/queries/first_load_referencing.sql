@@ -1,6 +1,6 @@
--- The tables whose foreign keys point at the person tables, directly or through other
--- such tables, other than those tables themselves: a TRUNCATE of the person tables must
--- name them too (first load).
+-- The person tables and every table whose foreign keys point at them, directly or through
+-- other such tables (a TRUNCATE of the person tables must name them all), each with
+-- whether this role may truncate it (first load).
 WITH RECURSIVE referencing (tbl) AS (
     SELECT unnest(%(tables)s::regclass[])
     UNION
@@ -8,6 +8,5 @@ WITH RECURSIVE referencing (tbl) AS (
     FROM pg_constraint c JOIN referencing r ON c.confrelid = r.tbl
     WHERE c.contype = 'f'
 )
-SELECT tbl::text FROM referencing
-WHERE NOT tbl = ANY (%(tables)s::regclass[])
-ORDER BY 1
+SELECT tbl::text, has_table_privilege(tbl, 'TRUNCATE') FROM referencing
+ORDER BY tbl = ANY (%(tables)s::regclass[]) DESC, 1

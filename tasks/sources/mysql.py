@@ -145,7 +145,7 @@ class MysqlSource:
         self.name = location.name
         connection = self._connect()
         try:
-            names, self.key = self._describe(connection)
+            names, kinds, self.key = self._describe(connection)
         except pymysql.MySQLError as error:
             raise self._error(error, None) from None
         finally:
@@ -159,8 +159,9 @@ class MysqlSource:
         packed = ", X'1F', ".join(
             f"IFNULL(CAST(CONVERT({quote_identifier(n)} USING utf8mb4) AS BINARY), X'FF')"
             for n in names)
+        packable = all(kind in _PACKABLE_TYPES for kind in kinds)
         self._select_packed = (f"SELECT CAST(CONCAT({packed}) AS BINARY) {where}"
-                               if self._packable else None)
+                               if packable else None)
 
     def _connect(self) -> pymysql.Connection:
         where = self.location
@@ -173,7 +174,8 @@ class MysqlSource:
         except pymysql.MySQLError as error:
             raise self._error(error, None) from None
 
-    def _describe(self, connection: pymysql.Connection) -> tuple[list[str], str]:
+    def _describe(self, connection: pymysql.Connection) -> tuple[list[str], list[str], str]:
+        """The table's column names and types (lower case), and its primary key."""
         with connection.cursor() as cursor:
             cursor.execute(
                 "SELECT COLUMN_NAME, DATA_TYPE, COLUMN_KEY FROM information_schema.COLUMNS "
@@ -187,8 +189,8 @@ class MysqlSource:
             raise SourceError(f"{self.name}: the table needs a single-column integer primary "
                               f"key to be read in key ranges (found: "
                               f"{', '.join(k for k, _ in keys) or 'none'})")
-        self._packable = all(kind.lower() in _PACKABLE_TYPES for _, kind, _ in columns)
-        return [name for name, _, _ in columns], keys[0][0]
+        return ([name for name, _, _ in columns], [kind.lower() for _, kind, _ in columns],
+                keys[0][0])
 
     def _error(self, error: pymysql.MySQLError, last: int | None) -> Exception:
         code = error.args[0] if error.args else None
