@@ -11,6 +11,7 @@ from test_migration import Flaky
 from test_person_upsert import ROUTED, STAGED, new_batch, realistic_rows, stage
 
 from db import migrate
+from db.queries import sql
 from leadpipe import tenant as tenant_config
 from leadpipe.errors import UserError
 from sampledata.legacy import LegacyOptions, generate_legacy
@@ -119,10 +120,13 @@ def test_a_first_load_writes_new_files_unless_a_referencing_table_holds_rows(
 CALLS = [(1, 1, 6), (1, 1, 6), (2, 1, 150), (2, 151, 420), (3, 1, 200), (3, 201, 420)]
 
 
-@pytest.mark.parametrize("compact_bytes", [FirstLoad.COMPACT_BYTES, 0])
-def test_each_call_equals_upsert_persons(db_url: str, empty_db: str,
-                                         compact_bytes: int) -> None:
-    # (compact_bytes 0: every call ends with a checkpoint, which changes no result)
+@pytest.mark.parametrize(("compact_bytes", "read_at"), [
+    (FirstLoad.COMPACT_BYTES, None), (0, None), (FirstLoad.COMPACT_BYTES, 2), (0, 0)])
+def test_each_call_equals_upsert_persons(db_url: str, empty_db: str, compact_bytes: int,
+                                         read_at: int | None) -> None:
+    # (compact_bytes 0: every call ends with a checkpoint, which changes no result; read_at:
+    # every source is read before that call, so that from then on each call sends its
+    # people, the people of earlier calls it changed deleted and sent again)
     migrate.upgrade(empty_db)
     people = realistic_rows(120)
     staged = {1: ROUTED, 2: people[:420], 3: list(reversed(people))[:420]}
@@ -133,7 +137,18 @@ def test_each_call_equals_upsert_persons(db_url: str, empty_db: str,
         conn.commit()
         target.commit()
         loader = FirstLoad(db_url, compact_bytes=compact_bytes)
-        for batch, first, last in CALLS:
+        resent: list[list[int]] = []
+        execute = loader._writer.execute
+
+        def recording(statement: str, params: dict[str, object]) -> None:
+            if statement == sql("first_load_resent_people"):
+                resent.append(params["ids"])
+            execute(statement, params)
+
+        loader._writer.execute = recording
+        for call, (batch, first, last) in enumerate(CALLS):
+            if call == read_at:
+                loader.reading_done()
             expected = conn.execute("SELECT * FROM upsert_persons(%s, %s, %s)",
                                     (batch, first, last)).fetchone()
             assert loader.upsert(batch, "legacy.csv", staged_rows(conn, batch, first, last),
@@ -142,12 +157,30 @@ def test_each_call_equals_upsert_persons(db_url: str, empty_db: str,
         loader.finish()
         loader.close()
     assert loader.checkpoints == (len(CALLS) if compact_bytes == 0 else 0)
+    # Once sent, a person is sent again by each later call that changes it (its lineage:
+    # an update, or child rows added), and deleted first.
+    with psycopg.connect(empty_db) as conn:
+        changed = [conn.execute(CHANGED_STORED, {"batch": batch, "first": first, "last": last}
+                                ).fetchone()[0] for batch, first, last in CALLS]
+    later = [] if read_at is None else [n for n in changed[read_at + 1:] if n]
+    assert [len(ids) for ids in resent] == later == {None: [], 2: [52], 0: [1, 52]}[read_at]
     expected, got = tables(empty_db), tables(db_url)
     for name in ("persons", "phone_numbers", "email_addresses", "addresses",
                  "person_lineage", "audit", "queued", "next_person"):
         assert got[name] == expected[name], name
     passes = [d["passes"] for _, op, _, d in got["audit"] if op == "INSERT"]
     assert passes == [2, 2, 1, 1]  # two calls re-routed rows; two changed nothing, no audit
+
+
+# The people a call changed that earlier calls had made.
+CHANGED_STORED = """
+    SELECT count(DISTINCT l.person_id) FROM person_lineage l
+    WHERE l.batch_id = %(batch)s AND l.source_row_number BETWEEN %(first)s AND %(last)s
+      AND l.action IN ('update', 'matched')
+      AND NOT EXISTS (SELECT 1 FROM person_lineage i
+                      WHERE i.person_id = l.person_id AND i.action = 'insert'
+                        AND i.batch_id = %(batch)s
+                        AND i.source_row_number BETWEEN %(first)s AND %(last)s)"""
 
 
 def staged_rows(conn: psycopg.Connection, batch: int, first: int, last: int) -> pa.Table:

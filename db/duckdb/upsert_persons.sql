@@ -46,6 +46,9 @@ CREATE TABLE person_lineage (
 CREATE TABLE import_audit_log (
     batch_id bigint, operation text, record_count bigint, details json
 );
+-- The stored people a call changed (section update): once the people are being sent, each
+-- call sends them again (tasks/first_load.py: FirstLoad._send_people).
+CREATE TABLE changed_people (id bigint);
 
 -- name: rows
 CREATE OR REPLACE TABLE ups_rows AS
@@ -512,6 +515,7 @@ WHERE NOT f.is_new
        OR f.person_id IN (SELECT s.person_id FROM ups_added a JOIN ups_src s USING (rn)));
 DELETE FROM persons WHERE id IN (SELECT id FROM ups_updated);
 INSERT INTO persons SELECT * FROM ups_updated;
+INSERT INTO changed_people SELECT id FROM ups_updated;
 SELECT count(*) FROM ups_updated;
 
 -- name: lineage
@@ -598,10 +602,21 @@ FROM (SELECT count(*) FILTER (WHERE action = 'insert') AS inserts,
 -- to PostgreSQL).
 
 -- name: out_persons
+-- The people not sent yet: ids from $sent on (new since the last send), and those changed
+-- since.
 SELECT id, first_name, middle_name, last_name, name_suffix, full_name_raw, primary_email,
        primary_phone_e164, zip5, source_system, source_updated_at, first_batch_id,
        last_batch_id
-FROM persons ORDER BY id;
+FROM persons
+WHERE id >= $sent OR id IN (SELECT id FROM changed_people)
+ORDER BY id;
+
+-- name: resent_people
+-- The people sent before and changed since: PostgreSQL deletes them before they come again.
+SELECT DISTINCT id FROM changed_people WHERE id < $sent ORDER BY id;
+
+-- name: people_sent
+DELETE FROM changed_people;
 
 -- name: out_phone_numbers
 SELECT person_id, phone_raw, phone_e164, is_primary, source_batch_id
