@@ -79,7 +79,7 @@ def test_names_in_every_form() -> None:
     out = rows(parse_names(
         ["JOHN SMITH", "SMITH, JOHN A", "Mary O'Brien", "MCDONALD, RONALD", "John Smith III",
          "SMITH, JOHN A JR", "", "Dr. Jane Q. Public", "van der berg, anna", "  JOHN   A  SMITH ",
-         None]
+         None, "Sally E Dickerson", "Santos, Jason Y", "Santos, Jason I", "MARY Y SMITH"]
     ))
     assert [tuple(r.values()) for r in out] == [
         (None, "John", None, "Smith", None, None),
@@ -93,6 +93,12 @@ def test_names_in_every_form() -> None:
         (None, "Anna", None, "van der Berg", None, None),
         (None, "John", "A", "Smith", None, None),
         (None, None, None, None, None, "missing_name"),
+        # (a capital E or Y is a conjunction, I or V a numeral, to nameparser, but as the
+        # middle initial of a name with small letters it reads them as initials)
+        (None, "Sally", "E", "Dickerson", None, None),
+        (None, "Jason", "Y", "Santos", None, None),
+        (None, "Jason", None, "Santos", "I", None),
+        (None, "Mary", "y", "Smith", None, None),
     ]
 
 
@@ -127,7 +133,7 @@ _special = st.builds(
     st.sampled_from(["lower", "upper", "capitalize"]))
 
 _name = st.builds(
-    _compose, _word, st.one_of(st.none(), st.sampled_from("ABCDEYJ"), _word),
+    _compose, _word, st.one_of(st.none(), st.sampled_from("ABCDEIJVYeiy"), _word),
     st.one_of(_word, _special),
     st.sampled_from([None, ", ", ",", " , ", "  ,  "]), st.booleans(),
     st.sampled_from([None, None, "Jr", "jr", "JR.", "Sr", "sr.", "II", "iii", "Iv", "V", "v"]),

@@ -6,6 +6,9 @@ two- or three-word names of letters only, dotted initials, Mc/Mac names and
 Jr/Sr/II-V suffixes included (the usual shapes of legacy rows), take a
 vectorized path that gives exactly what nameparser would (the tests compare
 them); the rest go through nameparser once per distinct value (0.2-0.4 ms each).
+Middle initials E, Y, I and V had sent 6,900 of the 8,200 distinct names that went
+to nameparser in the 1M benchmark's sample there; now they take the fast path
+(1,300 go there, and checking the sample's names takes 7.6-7.9 CPU s, not 8.8-8.9).
 """
 
 from __future__ import annotations
@@ -33,6 +36,11 @@ _FIRST_LAST = rf"^(?P<first>{_FIRST}) +(?:(?P<middle>{_MIDDLE}) +)?(?P<last>{_WO
 _LAST_FIRST = rf"^(?P<last>{_WORD}) *, *(?P<first>{_FIRST})(?: +(?P<middle>{_MIDDLE}))?"
 _PATTERNS = (rf"{_FIRST_LAST} +(?P<suffix>{_SUFFIX})$", rf"{_LAST_FIRST} +(?P<suffix>{_SUFFIX})$",
              rf"{_FIRST_LAST}$", rf"{_LAST_FIRST}$")
+_COMMA = {_PATTERNS[1], _PATTERNS[3]}
+# A capital E or Y (conjunctions) or I or V (numerals) as the middle initial: nameparser reads
+# it as an initial, in a name with some small letter ("Sally E Dickerson", "Santos, Jason Y").
+# After "Last, First", I and V are read as suffixes, so only E and Y qualify there.
+_CASED_INITIAL = {False: "^[EYIV]$", True: "^[EY]$"}
 # nameparser's Mac/Mc convention (its `mac` regex): "MCGEE" -> "McGee", "Macias" -> "MacIas".
 _MAC = r"^(?P<mac>[Mm][Aa]?[Cc])(?P<rest>[A-Za-z]{2,})$"
 
@@ -97,13 +105,18 @@ def _fast_path(text: pa.Array) -> tuple[pa.Array, dict[str, pa.Array]]:
     empty = pa.nulls(len(text), pa.string())
     chosen = pa.array([False] * len(text), pa.bool_())
     parts = {key: empty for key in ("first", "middle", "last", "suffix")}
+    cased = pc.match_substring_regex(text, "[a-z]")
     for pattern in _PATTERNS:
         found = pc.extract_regex(text, pattern)
         ok = pc.and_(pc.fill_null(pc.is_valid(found), False), pc.invert(chosen))
         names = {field.name for field in found.type}
         fields = {key: pc.struct_field(found, key) for key in ("first", "middle", "last")}
         for key, word in fields.items():
-            ok = pc.and_(ok, _plain(word, last=key == "last"))
+            plain = _plain(word, last=key == "last")
+            if key == "middle":
+                initial = pc.match_substring_regex(word, _CASED_INITIAL[pattern in _COMMA])
+                plain = pc.or_(plain, pc.and_(initial, cased))
+            ok = pc.and_(ok, plain)
         ok = pc.fill_null(ok, False)
         values = {key: _capitalized(value) for key, value in fields.items()}
         if "suffix" in names:
