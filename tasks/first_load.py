@@ -348,8 +348,9 @@ class FirstLoad:
                                  {"tables": list(PERSON_TABLES[1:])})
         with self._profile.stage("finish: last call"):
             self.flush()
-        # (the people that no call sent: all of them when upsert was called directly)
-        self._send_people()
+        # (the last call sent its people; none did when upsert was called directly)
+        if self._people_sent < self._next_ids["persons"]:
+            self._send_people()
         with self._profile.stage("finish: writes done"):
             self._writer.close()
         self._pg.execute(sql("first_load_queue_restore"))
@@ -375,8 +376,7 @@ def _open_load(conn: psycopg.Connection) -> dict[str, int]:
     (their secondary indexes dropped, foreign-key checks off); the next id of each."""
     tables = ", ".join(f"'{t}'" for t in PERSON_TABLES)
     regclasses = f"ARRAY[{tables}]::regclass[]"
-    filled = [t for t in PERSON_TABLES
-              if conn.execute(f"SELECT EXISTS (SELECT 1 FROM {t})").fetchone()[0]]
+    filled = [t for t in PERSON_TABLES if _holds_rows(conn, t)]
     if filled:
         raise UserError(f"a first load needs empty person tables; {', '.join(filled)} "
                         "already hold rows (migrate without --first-load)")
@@ -396,6 +396,10 @@ def _open_load(conn: psycopg.Connection) -> dict[str, int]:
     return next_ids
 
 
+def _holds_rows(conn: psycopg.Connection, table: str) -> bool:
+    return bool(conn.execute(f"SELECT EXISTS (SELECT 1 FROM {table})").fetchone()[0])
+
+
 def _truncate_empty(conn: psycopg.Connection) -> None:
     """TRUNCATE the (empty) person tables, with the tables that reference them when those
     are empty too.
@@ -412,8 +416,7 @@ def _truncate_empty(conn: psycopg.Connection) -> None:
                          {"tables": list(PERSON_TABLES)}).fetchall()
     tables = [t for t, _ in found]
     barred = [t for t, allowed in found if not allowed]
-    held = [t for t in tables if t not in PERSON_TABLES
-            and conn.execute(f"SELECT EXISTS (SELECT 1 FROM {t})").fetchone()[0]]
+    held = [t for t in tables if t not in PERSON_TABLES and _holds_rows(conn, t)]
     if held or barred:
         log.info("first load: the person tables are written through the WAL (%s)",
                  f"{', '.join(held)} hold rows" if held else

@@ -34,13 +34,15 @@ _SUFFIX = r"[Jj][Rr]\.?|[Ss][Rr]\.?|[Ii]{2,3}|[Ii][Vv]|[Vv]"
 # "First Last", "F. M[iddle] Last", "Last, First", "Last , F. M.", each with a suffix or not.
 _FIRST_LAST = rf"^(?P<first>{_FIRST}) +(?:(?P<middle>{_MIDDLE}) +)?(?P<last>{_WORD})"
 _LAST_FIRST = rf"^(?P<last>{_WORD}) *, *(?P<first>{_FIRST})(?: +(?P<middle>{_MIDDLE}))?"
-_PATTERNS = (rf"{_FIRST_LAST} +(?P<suffix>{_SUFFIX})$", rf"{_LAST_FIRST} +(?P<suffix>{_SUFFIX})$",
-             rf"{_FIRST_LAST}$", rf"{_LAST_FIRST}$")
-_COMMA = {_PATTERNS[1], _PATTERNS[3]}
 # A capital E or Y (conjunctions) or I or V (numerals) as the middle initial: nameparser reads
 # it as an initial, in a name with some small letter ("Sally E Dickerson", "Santos, Jason Y").
 # After "Last, First", I and V are read as suffixes, so only E and Y qualify there.
-_CASED_INITIAL = {False: "^[EYIV]$", True: "^[EY]$"}
+_INITIAL_AFTER_FIRST, _INITIAL_AFTER_COMMA = "^[EYIV]$", "^[EY]$"
+# Each pattern with the capital initials its middle may be.
+_PATTERNS = ((rf"{_FIRST_LAST} +(?P<suffix>{_SUFFIX})$", _INITIAL_AFTER_FIRST),
+             (rf"{_LAST_FIRST} +(?P<suffix>{_SUFFIX})$", _INITIAL_AFTER_COMMA),
+             (rf"{_FIRST_LAST}$", _INITIAL_AFTER_FIRST),
+             (rf"{_LAST_FIRST}$", _INITIAL_AFTER_COMMA))
 # nameparser's Mac/Mc convention (its `mac` regex): "MCGEE" -> "McGee", "Macias" -> "MacIas".
 _MAC = r"^(?P<mac>[Mm][Aa]?[Cc])(?P<rest>[A-Za-z]{2,})$"
 
@@ -106,7 +108,7 @@ def _fast_path(text: pa.Array) -> tuple[pa.Array, dict[str, pa.Array]]:
     chosen = pa.array([False] * len(text), pa.bool_())
     parts = {key: empty for key in ("first", "middle", "last", "suffix")}
     cased = pc.match_substring_regex(text, "[a-z]")
-    for pattern in _PATTERNS:
+    for pattern, initials in _PATTERNS:
         found = pc.extract_regex(text, pattern)
         ok = pc.and_(pc.fill_null(pc.is_valid(found), False), pc.invert(chosen))
         names = {field.name for field in found.type}
@@ -114,7 +116,7 @@ def _fast_path(text: pa.Array) -> tuple[pa.Array, dict[str, pa.Array]]:
         for key, word in fields.items():
             plain = _plain(word, last=key == "last")
             if key == "middle":
-                initial = pc.match_substring_regex(word, _CASED_INITIAL[pattern in _COMMA])
+                initial = pc.match_substring_regex(word, initials)
                 plain = pc.or_(plain, pc.and_(initial, cased))
             ok = pc.and_(ok, plain)
         ok = pc.fill_null(ok, False)
